@@ -1,0 +1,88 @@
+"""Turn database rows into response bodies."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.schemas import FillOut, OrderOut, PositionOut
+from app.db.models import Fill, Order
+from app.domain.enums import Side
+from app.runtime import Runtime
+from app.services import orders as order_service
+from app.services.accounts import PositionView
+
+PRICE_QUANTUM = Decimal("0.00000001")
+
+
+async def symbol_of(runtime: Runtime, session: AsyncSession, instrument_id: int) -> str:
+    """The symbol of an instrument id (instruments change rarely; cached per process)."""
+    symbols = runtime.symbols
+    if instrument_id not in symbols:
+        symbols.update(await order_service.symbols_by_id(session))
+    return symbols.get(instrument_id, "?")
+
+
+def order_out(order: Order, symbol: str) -> OrderOut:
+    """Response body of an order."""
+    average = (
+        (order.filled_notional / order.filled_qty).quantize(PRICE_QUANTUM, ROUND_HALF_EVEN)
+        if order.filled_qty
+        else None
+    )
+    return OrderOut(
+        id=order.id,
+        client_order_id=order.client_order_id,
+        symbol=symbol,
+        side=order.side,
+        type=order.order_type,
+        time_in_force=order.time_in_force,
+        qty=order.qty,
+        limit_price=order.limit_price,
+        filled_qty=order.filled_qty,
+        remaining_qty=order.qty - order.filled_qty,
+        avg_fill_price=average,
+        status=order.status,
+        reject_reason=order.reject_reason,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+async def orders_out(runtime: Runtime, session: AsyncSession, rows: list[Order]) -> list[OrderOut]:
+    """Response bodies of several orders."""
+    return [order_out(row, await symbol_of(runtime, session, row.instrument_id)) for row in rows]
+
+
+def fill_out(fill: Fill, symbol: str, account_id: int) -> FillOut:
+    """A fill from the point of view of ``account_id``."""
+    side = Side.BUY if fill.buyer_account_id == account_id else Side.SELL
+    order_id = fill.buy_order_id if side is Side.BUY else fill.sell_order_id
+    liquidity: Literal["maker", "taker"] = "taker" if fill.aggressor_side is side else "maker"
+    return FillOut(
+        id=fill.id,
+        order_id=order_id,
+        symbol=symbol,
+        side=side,
+        price=fill.price,
+        qty=fill.qty,
+        liquidity=liquidity,
+        created_at=fill.created_at,
+    )
+
+
+def position_out(view: PositionView) -> PositionOut:
+    """Response body of a position."""
+    position = view.position
+    return PositionOut(
+        symbol=view.symbol,
+        qty=position.qty,
+        reserved_qty=position.reserved_qty,
+        available_qty=position.qty - position.reserved_qty,
+        avg_price=position.avg_price,
+        realized_pnl=position.realized_pnl,
+        last_price=view.last_price,
+        unrealized_pnl=view.unrealized_pnl,
+    )

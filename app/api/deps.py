@@ -1,0 +1,136 @@
+"""FastAPI dependencies: runtime, sessions, the authenticated caller, pagination cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import metrics
+from app.api.errors import RateLimited
+from app.db.models import Account, User
+from app.domain.enums import Role
+from app.runtime import Runtime
+from app.security import InvalidToken, decode_access_token
+from app.services import accounts
+from app.services.errors import AuthenticationFailed, Forbidden, InvalidRequest
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process-wide runtime created at startup."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_sessions(runtime: RuntimeDep) -> async_sessionmaker[AsyncSession]:
+    """The factory of write sessions (services open their own transactions)."""
+    return runtime.database.sessions
+
+
+async def read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session for read-only work."""
+    async with runtime.database.read_sessions() as session:
+        yield session
+
+
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated user and their account."""
+
+    user: User
+    account: Account
+
+    @property
+    def is_admin(self) -> bool:
+        """True for administrators."""
+        return self.user.role is Role.ADMIN
+
+
+async def current_caller(
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Caller:
+    """Verify the bearer token, load the user, and apply the per-user rate limit."""
+    if not token:
+        raise AuthenticationFailed("not authenticated")
+    settings = runtime.settings
+    try:
+        claims = decode_access_token(
+            token, secret=settings.effective_jwt_secret, algorithm=settings.jwt_algorithm
+        )
+    except InvalidToken as error:
+        raise AuthenticationFailed(str(error)) from None
+    found = await accounts.user_with_account(session, claims.user_id)
+    if found is None or not found[0].is_active:
+        raise AuthenticationFailed("token is invalid")
+    await _limit_user(runtime, claims.user_id)
+    return Caller(*found)
+
+
+async def _limit_user(runtime: Runtime, user_id: int) -> None:
+    settings = runtime.settings
+    if not settings.rate_limit_enabled:
+        return
+    try:
+        decision = await runtime.limiter.hit(
+            f"user:{user_id}", settings.rate_limit_per_user, settings.rate_limit_window_seconds
+        )
+    except Exception:  # fail open, as for the address limit
+        return
+    if not decision.allowed:
+        metrics.RATE_LIMITED.labels("user").inc()
+        raise RateLimited(
+            f"too many requests for this user; retry in {decision.retry_after}s",
+            decision.retry_after,
+        )
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def admin_caller(caller: CallerDep) -> Caller:
+    """The caller, who must be an administrator."""
+    if not caller.is_admin:
+        raise Forbidden("administrator role required")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(admin_caller)]
+
+
+def encode_cursor(last_id: int) -> str:
+    """An opaque cursor pointing after ``last_id``."""
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id a cursor points after; a malformed cursor is a 422."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        prefix, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if prefix != "v1":
+            raise ValueError(prefix)
+        last_id = int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest("cursor is invalid") from None
+    if last_id < 1:
+        raise InvalidRequest("cursor is invalid")
+    return last_id

@@ -1,0 +1,72 @@
+"""Registration, login (OAuth2 password flow) and the caller's identity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.api.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionsDep
+from app.api.schemas import RegisterIn, TokenOut, UserOut, error_responses
+from app.security import create_access_token
+from app.services import accounts
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses=error_responses(409, 422),
+    summary="Register a trader",
+)
+async def register(body: RegisterIn, sessions: SessionsDep) -> UserOut:
+    """Create a trader with an empty cash account."""
+    user, account = await accounts.register(sessions, body.email, body.password)
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        account_id=account.id,
+        created_at=user.created_at,
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses=error_responses(401, 422),
+    summary="Log in (OAuth2 password flow)",
+)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+) -> TokenOut:
+    """Exchange e-mail (as ``username``) and password for a bearer token."""
+    user = await accounts.authenticate(session, form.username, form.password)
+    settings = runtime.settings
+    expires = timedelta(minutes=settings.jwt_expire_minutes)
+    token = create_access_token(
+        user_id=user.id,
+        role=user.role.value,
+        secret=settings.effective_jwt_secret,
+        algorithm=settings.jwt_algorithm,
+        expires_in=expires,
+    )
+    return TokenOut(access_token=token, expires_in=int(expires.total_seconds()))
+
+
+@router.get("/me", response_model=UserOut, responses=error_responses(401), summary="Who am I")
+async def me(caller: CallerDep) -> UserOut:
+    """The authenticated user."""
+    return UserOut(
+        id=caller.user.id,
+        email=caller.user.email,
+        role=caller.user.role,
+        account_id=caller.account.id,
+        created_at=caller.user.created_at,
+    )

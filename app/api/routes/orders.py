@@ -1,0 +1,168 @@
+"""Orders: place (idempotent by client_order_id), read, list, cancel, cancel all."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app import metrics
+from app.api.convert import order_out, orders_out, symbol_of
+from app.api.deps import (
+    CallerDep,
+    ReadSessionDep,
+    RuntimeDep,
+    SessionsDep,
+    decode_cursor,
+    encode_cursor,
+)
+from app.api.schemas import CancelAllOut, OrderIn, OrderOut, OrderPage, error_responses
+from app.domain.enums import OrderStatus
+from app.runtime import Runtime
+from app.services import market
+from app.services import orders as order_service
+from app.services.orders import OrderRequest
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+async def _invalidate_book(runtime: Runtime, symbol: str) -> None:
+    try:
+        await runtime.cache.delete(market.book_key(symbol))
+    except Exception:  # a cache miss later is harmless; the TTL bounds staleness
+        return
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OrderOut,
+    responses={
+        200: {"model": OrderOut, "description": "Replay of an earlier identical request"},
+        **error_responses(401, 409, 422, 429),
+    },
+    summary="Place an order",
+)
+async def place_order(
+    body: OrderIn,
+    response: Response,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    sessions: SessionsDep,
+    session: ReadSessionDep,
+) -> OrderOut:
+    """Check, match and settle an order in one transaction.
+
+    Replaying a ``client_order_id`` with the same payload returns the original
+    order with status 200 and ``Idempotent-Replayed: true``; a different payload
+    is a 409. Orders failing pre-trade risk are stored with status ``rejected``.
+    """
+    request = OrderRequest(
+        symbol=body.symbol,
+        side=body.side,
+        order_type=body.type,
+        qty=body.qty,
+        limit_price=body.limit_price,
+        time_in_force=body.effective_time_in_force,
+        client_order_id=body.client_order_id,
+    )
+    result = await order_service.place_order(
+        sessions, caller.account.id, request, collar=runtime.settings.market_order_collar
+    )
+    order = result.order
+    if result.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers[REPLAY_HEADER] = "true"
+    else:
+        metrics.ORDERS.labels(order.side.value, order.order_type.value, order.status.value).inc()
+        if order.status is OrderStatus.REJECTED:
+            reason = (order.reject_reason or "unknown").split(":", 1)[0]
+            metrics.ORDERS_REJECTED.labels(reason).inc()
+        if result.fills:
+            metrics.FILLS.labels(body.symbol).inc(len(result.fills))
+        await _invalidate_book(runtime, body.symbol)
+    return order_out(order, await symbol_of(runtime, session, order.instrument_id))
+
+
+@router.get(
+    "",
+    response_model=OrderPage,
+    responses=error_responses(401, 422, 429),
+    summary="List orders",
+)
+async def list_orders(
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    session: ReadSessionDep,
+    status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    symbol: Annotated[str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> OrderPage:
+    """The caller's orders, newest first, with cursor pagination (at most 200 a page)."""
+    rows = await order_service.list_orders(
+        session,
+        caller.account.id,
+        status=status_filter,
+        symbol=symbol,
+        before_id=decode_cursor(cursor),
+        limit=limit,
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return OrderPage(
+        items=await orders_out(runtime, session, page),
+        next_cursor=encode_cursor(page[-1].id) if more and page else None,
+    )
+
+
+@router.get(
+    "/{order_id}",
+    response_model=OrderOut,
+    responses=error_responses(401, 404, 422, 429),
+    summary="Get an order",
+)
+async def get_order(
+    order_id: OrderId, caller: CallerDep, runtime: RuntimeDep, session: ReadSessionDep
+) -> OrderOut:
+    """One of the caller's orders (another account's order is a 404)."""
+    order = await order_service.get_order(session, caller.account.id, order_id)
+    return order_out(order, await symbol_of(runtime, session, order.instrument_id))
+
+
+@router.post(
+    "/{order_id}/cancel",
+    response_model=OrderOut,
+    responses=error_responses(401, 404, 409, 422, 429),
+    summary="Cancel an order",
+)
+async def cancel_order(
+    order_id: OrderId,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    sessions: SessionsDep,
+    session: ReadSessionDep,
+) -> OrderOut:
+    """Cancel an open order and release its reservation; a closed order is a 409."""
+    order = await order_service.cancel_order(sessions, caller.account.id, order_id)
+    symbol = await symbol_of(runtime, session, order.instrument_id)
+    await _invalidate_book(runtime, symbol)
+    return order_out(order, symbol)
+
+
+@router.delete(
+    "",
+    response_model=CancelAllOut,
+    responses=error_responses(401, 429),
+    summary="Cancel all open orders",
+)
+async def cancel_all(
+    caller: CallerDep, runtime: RuntimeDep, sessions: SessionsDep, session: ReadSessionDep
+) -> CancelAllOut:
+    """Cancel every open order of the caller."""
+    canceled = await order_service.cancel_all(sessions, caller.account.id)
+    bodies = await orders_out(runtime, session, canceled)
+    for symbol in {body.symbol for body in bodies}:
+        await _invalidate_book(runtime, symbol)
+    return CancelAllOut(canceled=len(bodies), orders=bodies)

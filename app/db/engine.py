@@ -1,0 +1,115 @@
+"""Engine and session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite).
+
+Write transactions are serialized where it matters: on PostgreSQL by row locks
+(``SELECT ... FOR UPDATE``) taken by the services; on SQLite by opening every
+transaction with ``BEGIN IMMEDIATE`` so two processes never both read and then
+both try to upgrade to a write lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    """Create an async engine with the per-backend settings this service relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, echo=echo)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def create_read_engine(url: str, *, echo: bool = False) -> AsyncEngine | None:
+    """A second engine for read-only work where the backend needs one (SQLite), else None.
+
+    Its connections run in autocommit mode: each statement reads the latest
+    committed data without taking the write lock, as PostgreSQL's READ
+    COMMITTED does, instead of pinning one snapshot for the whole request.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        return None
+    return _sqlite_engine(url, echo=echo, begin=None)
+
+
+def _sqlite_engine(url: str, *, echo: bool, begin: str | None = "BEGIN IMMEDIATE") -> AsyncEngine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        poolclass=NullPool,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    if begin is not None:
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class Database:
+    """The engines of one database and the session factories the app uses."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self.read_engine = create_read_engine(url, echo=echo)
+        self.sessions = create_sessionmaker(self.engine)
+        self.read_sessions = create_sessionmaker(self.read_engine or self.engine)
+
+    @property
+    def read_engine_or_engine(self) -> AsyncEngine:
+        """The engine read-only work should use."""
+        return self.read_engine or self.engine
+
+    @property
+    def dialect(self) -> str:
+        """``postgresql`` or ``sqlite``."""
+        return self.engine.dialect.name
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()

@@ -1,0 +1,91 @@
+"""Password hashing (Argon2) and access tokens (JWT, algorithm pinned)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+_hasher = PasswordHash((Argon2Hasher(),))
+# Verified against when the user does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("timing-equalizer")
+TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+
+
+class InvalidToken(Exception):
+    """The token is missing, expired, tampered with, or not one of ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified access token says."""
+
+    user_id: int
+    role: str
+    expires_at: datetime
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check ``password``; with no hash, burn the same time and return False."""
+    if password_hash is None:
+        _hasher.verify(password, _DUMMY_HASH)
+        return False
+    try:
+        return _hasher.verify(password, password_hash)
+    except Exception:  # a malformed stored hash is a failed login, not a 500
+        return False
+
+
+def create_access_token(
+    *,
+    user_id: int,
+    role: str,
+    secret: str,
+    algorithm: str,
+    expires_in: timedelta,
+    now: datetime | None = None,
+) -> str:
+    """A signed JWT with ``sub``, ``role``, ``iat``, ``exp`` and ``typ``."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "typ": TOKEN_TYPE,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + expires_in).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def decode_access_token(token: str, *, secret: str, algorithm: str) -> TokenClaims:
+    """Verify signature, algorithm and expiry; raise :class:`InvalidToken` otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[algorithm],
+            options={"require": ["exp", "iat", "sub"], "verify_signature": True},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("token has expired") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("token is invalid") from None
+    if claims.get("typ") != TOKEN_TYPE:
+        raise InvalidToken("token is invalid")
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken("token is invalid") from None
+    return TokenClaims(
+        user_id=user_id,
+        role=str(claims.get("role", "")),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+    )

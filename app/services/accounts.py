@@ -1,0 +1,257 @@
+"""Users, accounts, deposits, transfers, and the read models built on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Account, Fill, Instrument, LedgerEntry, Position, User, utcnow
+from app.domain import risk
+from app.domain.enums import CASH_ASSET, LedgerKind, Role
+from app.security import hash_password, verify_password
+from app.services.errors import AlreadyExists, AuthenticationFailed, InvalidRequest, NotFound
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """Balances of one account, with positions valued at the last price."""
+
+    account: Account
+    positions_value: Decimal
+
+    @property
+    def buying_power(self) -> Decimal:
+        """Cash not reserved by open buy orders."""
+        return self.account.cash - self.account.reserved_cash
+
+    @property
+    def equity(self) -> Decimal:
+        """Cash plus the market value of positions."""
+        return self.account.cash + self.positions_value
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """A position with its symbol, last trade price and mark price."""
+
+    position: Position
+    symbol: str
+    last_price: Decimal | None
+    mark_price: Decimal | None
+
+    @property
+    def unrealized_pnl(self) -> Decimal | None:
+        """Profit or loss at the mark price (last trade, else the reference price)."""
+        if self.mark_price is None:
+            return None
+        return risk.realized(self.position.avg_price, self.position.qty, self.mark_price)
+
+
+async def register(
+    sessions: async_sessionmaker[AsyncSession],
+    email: str,
+    password: str,
+    role: Role = Role.TRADER,
+) -> tuple[User, Account]:
+    """Create a user and an empty cash account; the e-mail must be new."""
+    try:
+        async with sessions() as session, session.begin():
+            user = User(
+                email=email.lower(),
+                password_hash=hash_password(password),
+                role=role,
+                is_active=True,
+                created_at=utcnow(),
+            )
+            session.add(user)
+            await session.flush()
+            account = Account(
+                user_id=user.id,
+                currency=CASH_ASSET,
+                cash=ZERO,
+                reserved_cash=ZERO,
+                created_at=utcnow(),
+            )
+            session.add(account)
+            await session.flush()
+            return user, account
+    except IntegrityError:
+        raise AlreadyExists(f"{email.lower()} is already registered") from None
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    """The active user with these credentials, or :class:`AuthenticationFailed`."""
+    user = await session.scalar(select(User).where(User.email == email.lower()))
+    if not verify_password(password, user.password_hash if user else None):
+        raise AuthenticationFailed("incorrect email or password")
+    assert user is not None
+    if not user.is_active:
+        raise AuthenticationFailed("incorrect email or password")
+    return user
+
+
+async def user_with_account(session: AsyncSession, user_id: int) -> tuple[User, Account] | None:
+    """A user and their account, in one query."""
+    row = (
+        await session.execute(
+            select(User, Account)
+            .join(Account, Account.user_id == User.id)
+            .where(User.id == user_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1]
+
+
+async def deposit(
+    sessions: async_sessionmaker[AsyncSession], account_id: int, amount: Decimal, note: str
+) -> Account:
+    """Credit cash to an account and record it in the ledger, in its own transaction."""
+    async with sessions() as session, session.begin():
+        return await apply_deposit(session, account_id, amount, note)
+
+
+async def apply_deposit(
+    session: AsyncSession, account_id: int, amount: Decimal, note: str
+) -> Account:
+    """Credit cash within the caller's transaction."""
+    if amount <= ZERO:
+        raise InvalidRequest("amount must be positive")
+    account = await session.scalar(
+        select(Account).where(Account.id == account_id).with_for_update()
+    )
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    account.cash += amount
+    session.add(
+        LedgerEntry(
+            account_id=account_id,
+            kind=LedgerKind.DEPOSIT,
+            asset=CASH_ASSET,
+            amount=amount,
+            note=note,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    return account
+
+
+async def transfer_in(
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+    symbol: str,
+    qty: Decimal,
+    cost_price: Decimal,
+) -> Position:
+    """Move instruments into an account (a transfer from another broker) at a cost basis."""
+    async with sessions() as session, session.begin():
+        return await apply_transfer_in(session, account_id, symbol, qty, cost_price)
+
+
+async def apply_transfer_in(
+    session: AsyncSession, account_id: int, symbol: str, qty: Decimal, cost_price: Decimal
+) -> Position:
+    """Transfer instruments in within the caller's transaction (instrument, account, position)."""
+    if qty <= ZERO or cost_price <= ZERO:
+        raise InvalidRequest("qty and cost_price must be positive")
+    instrument = await session.scalar(
+        select(Instrument).where(Instrument.symbol == symbol).with_for_update()
+    )
+    if instrument is None:
+        raise InvalidRequest(f"unknown symbol {symbol!r}")
+    if not risk.on_grid(qty, instrument.lot_size):
+        raise InvalidRequest(f"qty {qty} is not a multiple of {instrument.lot_size}")
+    account = await session.scalar(
+        select(Account).where(Account.id == account_id).with_for_update()
+    )
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    position = await session.scalar(
+        select(Position)
+        .where(Position.account_id == account_id, Position.instrument_id == instrument.id)
+        .with_for_update()
+    )
+    if position is None:
+        position = Position(
+            account_id=account_id,
+            instrument_id=instrument.id,
+            qty=ZERO,
+            reserved_qty=ZERO,
+            avg_price=ZERO,
+            realized_pnl=ZERO,
+        )
+        session.add(position)
+    position.avg_price = risk.average_price(position.qty, position.avg_price, qty, cost_price)
+    position.qty += qty
+    position.updated_at = utcnow()
+    session.add(
+        LedgerEntry(
+            account_id=account_id,
+            kind=LedgerKind.TRANSFER_IN,
+            asset=symbol,
+            amount=qty,
+            note=f"cost {cost_price}",
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    return position
+
+
+async def summary(session: AsyncSession, account: Account) -> AccountSummary:
+    """Account balances and the value of its positions at the mark price."""
+    views = await positions(session, account.id)
+    value = sum(
+        (risk.notional(v.mark_price, v.position.qty) for v in views if v.mark_price is not None),
+        ZERO,
+    )
+    return AccountSummary(account, value)
+
+
+async def positions(session: AsyncSession, account_id: int) -> list[PositionView]:
+    """Non-empty positions of an account."""
+    rows = await session.execute(
+        select(
+            Position,
+            Instrument.symbol,
+            Instrument.last_price,
+            func.coalesce(Instrument.last_price, Instrument.reference_price),
+        )
+        .join(Instrument, Instrument.id == Position.instrument_id)
+        .where(Position.account_id == account_id, Position.qty > ZERO)
+        .order_by(Instrument.symbol)
+    )
+    return [PositionView(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+async def fills(
+    session: AsyncSession, account_id: int, *, before_id: int | None, limit: int
+) -> list[tuple[Fill, str]]:
+    """An account's fills (as buyer or seller), newest first, ``limit`` + 1 rows."""
+    query = (
+        select(Fill, Instrument.symbol)
+        .join(Instrument, Instrument.id == Fill.instrument_id)
+        .where((Fill.buyer_account_id == account_id) | (Fill.seller_account_id == account_id))
+    )
+    if before_id is not None:
+        query = query.where(Fill.id < before_id)
+    rows = await session.execute(query.order_by(Fill.id.desc()).limit(limit + 1))
+    return [(row[0], row[1]) for row in rows]
+
+
+async def ledger_balance(session: AsyncSession, account_id: int, asset: str) -> Decimal:
+    """Recompute a balance from the ledger alone."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), ZERO)).where(
+            LedgerEntry.account_id == account_id, LedgerEntry.asset == asset
+        )
+    )
+    return total if total is not None else ZERO
