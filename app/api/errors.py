@@ -81,14 +81,24 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return error_response(422, "validation_error", "request validation failed", details=details)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     message = error.detail if isinstance(error.detail, str) else _code_for(error.status_code)
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     return error_response(
-        error.status_code,
-        _code_for(error.status_code),
-        message,
-        headers=dict(error.headers) if error.headers else None,
+        error.status_code, _code_for(error.status_code), message, headers=headers or None
     )
 
 

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from app.domain.enums import OrderStatus, OrderType, Role, Side, TimeInForce
 
 
 def _decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+AMOUNT_PATTERN = r"^([1-9][0-9]{0,8}(\.[0-9]{1,8})?|0\.[0-9]{0,7}[1-9])$"
+"""A positive decimal string: at most 9 integer and 8 fraction digits."""
+
+
+def _parse_amount(value: object) -> Decimal:
+    # Money travels as strings: a JSON number could have been rounded on the way.
+    if not isinstance(value, str) or not re.fullmatch(AMOUNT_PATTERN, value):
+        raise ValueError(
+            "must be a positive decimal string with at most 9 integer and 8 fraction digits"
+        )
+    return Decimal(value)
 
 
 DecimalText = Annotated[
@@ -22,7 +43,8 @@ DecimalText = Annotated[
 ]
 PositiveAmount = Annotated[
     Decimal,
-    Field(gt=0, max_digits=20, decimal_places=8, examples=["100.50"]),
+    PlainValidator(_parse_amount),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["100.5"]}),
 ]
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$", examples=["AAPL"])]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$", examples=["c-123"])]
@@ -87,33 +109,34 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-class OrderIn(Input):
-    """A new order. ``time_in_force`` defaults to GTC for limit and IOC for market orders."""
-
+class _OrderFields(Input):
     symbol: Symbol
     side: Side
-    type: OrderType
     qty: PositiveAmount
-    limit_price: PositiveAmount | None = None
-    time_in_force: TimeInForce | None = None
     client_order_id: ClientOrderId | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> OrderIn:
-        if self.type is OrderType.LIMIT and self.limit_price is None:
-            raise ValueError("limit orders need limit_price")
-        if self.type is OrderType.MARKET and self.limit_price is not None:
-            raise ValueError("market orders take no limit_price")
-        if self.type is OrderType.MARKET and self.time_in_force is TimeInForce.GTC:
-            raise ValueError("market orders must be IOC or FOK")
-        return self
+
+class LimitOrderIn(_OrderFields):
+    """A limit order: trades at ``limit_price`` or better; GTC unless told otherwise."""
+
+    type: Literal[OrderType.LIMIT]
+    limit_price: PositiveAmount
+    time_in_force: TimeInForce = TimeInForce.GTC
+
+
+class MarketOrderIn(_OrderFields):
+    """A market order: trades at the best prices within the collar; IOC unless FOK."""
+
+    type: Literal[OrderType.MARKET]
+    time_in_force: Literal[TimeInForce.IOC, TimeInForce.FOK] = TimeInForce.IOC
 
     @property
-    def effective_time_in_force(self) -> TimeInForce:
-        """The explicit value or the default for the order type."""
-        if self.time_in_force is not None:
-            return self.time_in_force
-        return TimeInForce.GTC if self.type is OrderType.LIMIT else TimeInForce.IOC
+    def limit_price(self) -> None:
+        """Market orders have no limit price."""
+        return None
+
+
+OrderIn = Annotated[LimitOrderIn | MarketOrderIn, Field(discriminator="type")]
 
 
 class OrderOut(BaseModel):

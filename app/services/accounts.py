@@ -13,7 +13,13 @@ from app.db.models import Account, Fill, Instrument, LedgerEntry, Position, User
 from app.domain import risk
 from app.domain.enums import CASH_ASSET, LedgerKind, Role
 from app.security import hash_password, verify_password
-from app.services.errors import AlreadyExists, AuthenticationFailed, InvalidRequest, NotFound
+from app.services.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    RuleViolation,
+)
 
 ZERO = Decimal(0)
 
@@ -166,9 +172,11 @@ async def apply_transfer_in(
         select(Instrument).where(Instrument.symbol == symbol).with_for_update()
     )
     if instrument is None:
-        raise InvalidRequest(f"unknown symbol {symbol!r}")
+        raise NotFound(f"unknown symbol {symbol!r}")
     if not risk.on_grid(qty, instrument.lot_size):
-        raise InvalidRequest(f"qty {qty} is not a multiple of {instrument.lot_size}")
+        raise RuleViolation(
+            f"qty {qty.normalize():f} is not a multiple of {instrument.lot_size.normalize():f}"
+        )
     account = await session.scalar(
         select(Account).where(Account.id == account_id).with_for_update()
     )

@@ -46,6 +46,12 @@ class AlreadyExists(Conflict):
     code = "already_exists"
 
 
+class RuleViolation(Conflict):
+    """Well-formed, but the target's rules refuse it (a quantity off the lot grid)."""
+
+    code = "rule_violation"
+
+
 class InvalidRequest(ServiceError):
     """The request is well-formed but refers to something unusable."""
 

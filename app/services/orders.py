@@ -38,7 +38,7 @@ from app.domain.enums import (
 )
 from app.domain.lifecycle import transition
 from app.domain.matching import IncomingOrder, MatchResult, RestingOrder, match
-from app.services.errors import IdempotencyConflict, InvalidRequest, NotFound, OrderNotOpen
+from app.services.errors import IdempotencyConflict, NotFound, OrderNotOpen
 
 ZERO = Decimal(0)
 MAX_PLACE_STATEMENTS = 13
@@ -85,7 +85,7 @@ async def _lock_instrument(session: AsyncSession, symbol: str) -> Instrument:
         select(Instrument).where(Instrument.symbol == symbol).with_for_update()
     )
     if instrument is None:
-        raise InvalidRequest(f"unknown symbol {symbol!r}")
+        raise NotFound(f"unknown symbol {symbol!r}")
     return instrument
 
 
@@ -280,6 +280,10 @@ async def _place(
     parties = {account_id} | {maker.account_id for maker in makers}
     accounts = await _lock_accounts(session, parties)
     positions = await _lock_positions(session, instrument.id, parties)
+    # From here rows change in memory and are written explicitly (one statement
+    # per table), so the unit of work must not track them.
+    for row in (*makers, *accounts.values(), *positions.values()):
+        session.expunge(row)
     taker_account = accounts[account_id]
     taker_position = positions[account_id]
     try:
@@ -414,11 +418,7 @@ class _Settlement:
                     "created_at": now,
                 }
             )
-        fills = list(
-            await session.scalars(
-                insert(Fill).returning(Fill, sort_by_parameter_order=True), fill_rows
-            )
-        )
+        fills = list(await session.scalars(insert(Fill).returning(Fill), fill_rows))
         await session.execute(insert(LedgerEntry), self._ledger_rows(fills, now))
         traded = [makers_by_id[e.maker_order_id] for e in self.result.executions]
         await _bulk_update(session, Order, [_order_row(maker, now) for maker in traded])

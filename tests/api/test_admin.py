@@ -58,10 +58,11 @@ async def test_admin_errors(client: httpx.AsyncClient, admin: Party) -> None:
         json={"symbol": "AAPL", "qty": "0.5", "cost_price": "1"},
         headers=admin.headers,
     )
-    assert off_lot.status_code == 422
+    assert off_lot.status_code == 409
+    assert off_lot.json()["error"]["code"] == "rule_violation"
     unknown = await client.post(
         "/v1/admin/accounts/2/transfers",
         json={"symbol": "ZZZ", "qty": "1", "cost_price": "1"},
         headers=admin.headers,
     )
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.convert import fill_out, position_out
-from app.api.deps import CallerDep, ReadSessionDep, decode_cursor, encode_cursor
+from app.api.deps import (
+    CURSOR_PATTERN,
+    CallerDep,
+    ReadSessionDep,
+    decode_cursor,
+    encode_cursor,
+)
 from app.api.schemas import AccountOut, FillPage, PositionOut, error_responses
 from app.services import accounts
 
@@ -55,7 +61,7 @@ async def fills(
     caller: CallerDep,
     session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> FillPage:
     """The caller's trades, newest first."""
     rows = await accounts.fills(

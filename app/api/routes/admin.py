@@ -19,7 +19,7 @@ AccountId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     "/accounts/{account_id}/deposits",
     status_code=status.HTTP_201_CREATED,
     response_model=AccountOut,
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses=error_responses(400, 401, 403, 404, 422, 429),
     summary="Deposit cash (admin)",
 )
 async def deposit(
@@ -47,7 +47,7 @@ async def deposit(
     "/accounts/{account_id}/transfers",
     status_code=status.HTTP_201_CREATED,
     response_model=PositionOut,
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses=error_responses(400, 401, 403, 404, 409, 422, 429),
     summary="Transfer instruments in (admin)",
 )
 async def transfer(

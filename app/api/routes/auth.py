@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["auth"])
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=error_responses(409, 422),
+    responses=error_responses(400, 409, 422),
     summary="Register a trader",
 )
 async def register(body: RegisterIn, sessions: SessionsDep) -> UserOut:
@@ -38,7 +38,7 @@ async def register(body: RegisterIn, sessions: SessionsDep) -> UserOut:
 @router.post(
     "/auth/token",
     response_model=TokenOut,
-    responses=error_responses(401, 422),
+    responses=error_responses(400, 401, 422),
     summary="Log in (OAuth2 password flow)",
 )
 async def login(

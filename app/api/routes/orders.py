@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app import metrics
 from app.api.convert import order_out, orders_out, symbol_of
 from app.api.deps import (
+    CURSOR_PATTERN,
     CallerDep,
     ReadSessionDep,
     RuntimeDep,
@@ -41,7 +42,7 @@ async def _invalidate_book(runtime: Runtime, symbol: str) -> None:
     response_model=OrderOut,
     responses={
         200: {"model": OrderOut, "description": "Replay of an earlier identical request"},
-        **error_responses(401, 409, 422, 429),
+        **error_responses(400, 401, 404, 409, 422, 429),
     },
     summary="Place an order",
 )
@@ -65,7 +66,7 @@ async def place_order(
         order_type=body.type,
         qty=body.qty,
         limit_price=body.limit_price,
-        time_in_force=body.effective_time_in_force,
+        time_in_force=body.time_in_force,
         client_order_id=body.client_order_id,
     )
     result = await order_service.place_order(
@@ -99,7 +100,7 @@ async def list_orders(
     status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
     symbol: Annotated[str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> OrderPage:
     """The caller's orders, newest first, with cursor pagination (at most 200 a page)."""
     rows = await order_service.list_orders(
