@@ -211,8 +211,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILURE
-    except (OperationalError, DBAPIError, OSError) as error:
+    except (OperationalError, OSError) as error:
         print(f"error: database unavailable: {_first_line(error)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except DBAPIError as error:
+        print(f"error: database refused the change: {_first_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
 
 

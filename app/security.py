@@ -28,18 +28,23 @@ class TokenClaims:
     expires_at: datetime
 
 
+def _secret_bytes(password: str) -> bytes:
+    # Any string a client can send is hashable, lone surrogates included.
+    return password.encode("utf-8", "surrogatepass")
+
+
 def hash_password(password: str) -> str:
     """Argon2id hash of ``password``."""
-    return _hasher.hash(password)
+    return _hasher.hash(_secret_bytes(password))
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Check ``password``; with no hash, burn the same time and return False."""
     if password_hash is None:
-        _hasher.verify(password, _DUMMY_HASH)
+        _hasher.verify(_secret_bytes(password), _DUMMY_HASH)
         return False
     try:
-        return _hasher.verify(password, password_hash)
+        return _hasher.verify(_secret_bytes(password), password_hash)
     except Exception:  # a malformed stored hash is a failed login, not a 500
         return False
 

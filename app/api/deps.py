@@ -75,6 +75,9 @@ async def current_caller(
     except InvalidToken as error:
         raise AuthenticationFailed(str(error)) from None
     found = await accounts.user_with_account(session, claims.user_id)
+    # Hand the connection back before the endpoint runs: a request that waits for
+    # a write lock must not also pin a pooled read connection.
+    await session.commit()
     if found is None or not found[0].is_active:
         raise AuthenticationFailed("token is invalid")
     await _limit_user(runtime, claims.user_id)

@@ -46,6 +46,12 @@ PositiveAmount = Annotated[
     PlainValidator(_parse_amount),
     WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["100.5"]}),
 ]
+# Free text stored in the database: printable ASCII only (PostgreSQL cannot hold
+# NUL, and nothing here needs more).
+TEXT_PATTERN = r"^[ -~]*$"
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(\.[A-Za-z0-9\-]{1,63}){0,4}\.[A-Za-z]{2,24}$"
+)
 Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$", examples=["AAPL"])]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$", examples=["c-123"])]
 
@@ -82,12 +88,7 @@ class ErrorBody(BaseModel):
 class RegisterIn(Input):
     """A new trader."""
 
-    email: str = Field(
-        min_length=3,
-        max_length=320,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-        examples=["trader@example.com"],
-    )
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN, examples=["trader@example.com"])
     password: str = Field(min_length=8, max_length=128)
 
 
@@ -222,7 +223,7 @@ class DepositIn(Input):
     """Cash credited to an account by an admin."""
 
     amount: PositiveAmount
-    note: str = Field(default="", max_length=200)
+    note: str = Field(default="", max_length=200, pattern=TEXT_PATTERN)
 
 
 class TransferIn(Input):
@@ -305,6 +306,7 @@ class VersionOut(BaseModel):
     git_sha: str
     environment: str
     started_at: datetime
+    pid: int
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -93,6 +93,8 @@ async def register(
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:
     """The active user with these credentials, or :class:`AuthenticationFailed`."""
+    if not _storable(email):
+        raise AuthenticationFailed("incorrect email or password")
     user = await session.scalar(select(User).where(User.email == email.lower()))
     if not verify_password(password, user.password_hash if user else None):
         raise AuthenticationFailed("incorrect email or password")
@@ -100,6 +102,17 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     if not user.is_active:
         raise AuthenticationFailed("incorrect email or password")
     return user
+
+
+def _storable(text: str) -> bool:
+    """False for text no database column can hold (NUL, lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def user_with_account(session: AsyncSession, user_id: int) -> tuple[User, Account] | None:

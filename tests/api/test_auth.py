@@ -132,3 +132,15 @@ async def test_role_comes_from_the_database_not_the_token(
         headers={"Authorization": f"Bearer {claims_admin}"},
     )
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("username", ["nul\x00@example.com", "lone\ud83d@example.com"])
+async def test_unstorable_usernames_are_just_bad_credentials(
+    client: httpx.AsyncClient, username: str
+) -> None:
+    response = await client.post(
+        "/v1/auth/token",
+        content=f"username={username}&password=whatever1".encode("utf-8", "surrogatepass"),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code in (401, 422)

@@ -104,3 +104,10 @@ def test_other_algorithm_is_refused() -> None:
 def test_tokens_missing_or_wrong_claims_are_refused(claims: dict[str, object]) -> None:
     with pytest.raises(InvalidToken):
         decode(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
+def test_any_client_string_can_be_a_password() -> None:
+    odd = "pass\x00word\ud83d-lone-surrogate"
+    hashed = hash_password(odd)
+    assert verify_password(odd, hashed)
+    assert not verify_password("pass", hashed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
@@ -58,4 +60,5 @@ async def version(runtime: RuntimeDep) -> VersionOut:
         git_sha=settings.git_sha,
         environment=settings.environment.value,
         started_at=runtime.started_at,
+        pid=os.getpid(),
     )

@@ -1,0 +1,69 @@
+"""Integration tests: the real PostgreSQL and Redis of this machine.
+
+Skipped with the reason when a service cannot be reached; under ``CI=true`` a
+missing service fails instead (see :mod:`tests.backends`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.db import migrate
+from tests import backends
+from tests.conftest import DEMO_PASSWORD, _seed  # noqa: F401 - re-exported for tests
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark everything in this directory as an integration test."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL template database, migrated and seeded."""
+    backends.check_postgres()
+    name = backends.new_database_name("trading_itpl")
+    url = backends.create_database(name)
+    try:
+        migrate.upgrade(url)
+        asyncio.run(_seed(url))
+        yield name
+    finally:
+        backends.drop_database(name)
+
+
+@pytest.fixture
+def pg_url(pg_template: str) -> Iterator[str]:
+    """A private PostgreSQL database copied from the template."""
+    name = backends.new_database_name("trading_it")
+    url = backends.create_database(name, template=pg_template)
+    try:
+        yield url
+    finally:
+        backends.drop_database(name)
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A private, empty PostgreSQL database."""
+    backends.check_postgres()
+    name = backends.new_database_name("trading_empty")
+    url = backends.create_database(name)
+    try:
+        yield url
+    finally:
+        backends.drop_database(name)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (checked reachable)."""
+    backends.check_redis()
+    return backends.redis_url()

@@ -1,0 +1,104 @@
+"""State shared between workers: Redis-backed limits and cache, multi-process metrics."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+
+from app.cache import RedisCache
+from app.ratelimit import RedisRateLimiter
+from tests.conftest import TEST_SECRET, token_for
+from tests.helpers import AppServer
+
+
+async def test_redis_rate_limit_is_shared_and_expires(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    try:
+        clock = [1000.0]
+        first = RedisRateLimiter(client, prefix, clock=lambda: clock[0])
+        second = RedisRateLimiter(client, prefix, clock=lambda: clock[0])
+        decisions = [await limiter.hit("user:1", 3, 60) for limiter in (first, second, first)]
+        refused = await second.hit("user:1", 3, 60)
+        assert [d.allowed for d in decisions] == [True, True, True]
+        assert not refused.allowed
+        assert refused.retry_after == 20
+        clock[0] = 1020.0
+        assert (await first.hit("user:1", 3, 60)).allowed, "a new window starts afresh"
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        ttls = [await client.ttl(key) for key in keys]
+        assert ttls
+        assert all(0 < ttl <= 61 for ttl in ttls), ttls
+    finally:
+        async for key in client.scan_iter(f"{prefix}*"):
+            await client.delete(key)
+        await client.aclose()
+
+
+async def test_redis_cache_round_trip(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    cache = RedisCache(client, f"t{uuid.uuid4().hex[:8]}:")
+    try:
+        await cache.set("k", b"v", 0.2)
+        assert await cache.get("k") == b"v"
+        await cache.delete("k")
+        assert await cache.get("k") is None
+    finally:
+        await client.aclose()
+
+
+def _sum_samples(exposition: str, metric: str, **labels: str) -> float:
+    total = 0.0
+    for line in exposition.splitlines():
+        if not line.startswith(metric + "{"):
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_two_workers_share_limits_and_metrics(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    server = AppServer(
+        {
+            "ENVIRONMENT": "testing",
+            "DATABASE_URL": pg_url,
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": f"w{uuid.uuid4().hex[:8]}:",
+            "JWT_SECRET_KEY": TEST_SECRET,
+            "RATE_LIMIT_PER_USER": "30",
+            "RATE_LIMIT_PER_IP": "100000",
+            "DATA_DIR": str(tmp_path / "var"),
+        },
+        cwd=tmp_path,
+        workers=2,
+    )
+    server.start()
+    try:
+        auth = {"Authorization": f"Bearer {token_for(2, 'trader')}"}
+        statuses = []
+        for _ in range(40):
+            # A fresh connection each time so both workers take requests.
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+                response = await client.get("/v1/me", headers=auth)
+                statuses.append(response.status_code)
+        pids = set()
+        for _ in range(60):
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+                pids.add((await client.get("/version")).json()["pid"])
+            if len(pids) == 2:
+                break
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            exposition = (await client.get("/metrics")).text
+    finally:
+        server.stop()
+    assert len(pids) == 2, "both workers are serving"
+    assert statuses.count(200) == 30, "one budget across both workers"
+    assert statuses.count(429) == 10
+    served = _sum_samples(exposition, "http_requests_total", route="/v1/me")
+    assert served == 40, exposition[:2000]
+    assert _sum_samples(exposition, "http_rate_limited_total", scope="user") == 10
