@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, status
 
 from app.api.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionsDep
 from app.api.schemas import RegisterIn, TokenOut, UserOut, error_responses
@@ -14,6 +13,12 @@ from app.security import create_access_token
 from app.services import accounts
 
 router = APIRouter(prefix="/v1", tags=["auth"])
+
+# OAuth2 password-flow fields (RFC 6749 4.3.2), with the bounds the schema should state:
+# an empty form value is "missing" to the form parser, so the minimum length is 1.
+Username = Annotated[str, Form(min_length=1, max_length=320)]
+Password = Annotated[str, Form(min_length=1, max_length=128)]
+GrantType = Annotated[Literal["password"], Form()]
 
 
 @router.post(
@@ -42,12 +47,14 @@ async def register(body: RegisterIn, sessions: SessionsDep) -> UserOut:
     summary="Log in (OAuth2 password flow)",
 )
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    username: Username,
+    password: Password,
     runtime: RuntimeDep,
     session: ReadSessionDep,
+    grant_type: GrantType = "password",
 ) -> TokenOut:
     """Exchange e-mail (as ``username``) and password for a bearer token."""
-    user = await accounts.authenticate(session, form.username, form.password)
+    user = await accounts.authenticate(session, username, password)
     settings = runtime.settings
     expires = timedelta(minutes=settings.jwt_expire_minutes)
     token = create_access_token(

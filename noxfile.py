@@ -1,0 +1,93 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = ["nox>=2025.2.9"]
+# ///
+"""Sessions shared by laptops and CI: `nox -l` lists them, `nox -t ci` runs CI's quality gate.
+
+Every session installs exactly what uv.lock pins. What each one does lives in
+ops/nox_support.py and ops/checks.py; this file only declares them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ops/ lives beside this file
+
+from ops import checks  # noqa: E402
+from ops import nox_support as support  # noqa: E402
+from ops.project import supported_pythons  # noqa: E402
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_external_run = True
+
+PYTHONS = supported_pythons()
+DEFAULT_PYTHON = PYTHONS[0]
+COVERAGE_FLOOR = 90
+
+
+@nox.session(python=PYTHONS, tags=["ci", "tests"])
+def tests(session: nox.Session) -> None:
+    """Unit and API tests on the embedded defaults (no services needed)."""
+    support.install_locked(session, "test")
+    support.pytest(session, "tests/unit", "tests/api")
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)
+def integration(session: nox.Session) -> None:
+    """PostgreSQL and Redis tests, and the API suite again on PostgreSQL."""
+    support.install_locked(session, "test")
+    support.pytest(
+        session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"}
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["services"], default=False)
+def api(session: nox.Session) -> None:
+    """Schemathesis CLI with all checks against a live server on a free port."""
+    support.install_locked(session, "test")
+    session.run("python", "-m", "ops.livecheck", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["ci", "lint"])
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format), actionlint, zizmor, hadolint, shellcheck, compose schema."""
+    support.install_locked(session, "lint", runtime=False)
+    for command in checks.lint_commands():
+        session.run(*command)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["ci", "typecheck"])
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over app/, ops/, tests/, noxfile.py and tasks.py."""
+    support.install_locked(session, "typecheck")
+    session.run("mypy", *checks.TYPECHECK_TARGETS, *session.posargs)
+
+
+@nox.session(name="pre-commit", python=DEFAULT_PYTHON, tags=["lint"], default=False)
+def pre_commit(session: nox.Session) -> None:
+    """Every pre-commit hook over every file."""
+    support.install_locked(session, "lint", runtime=False)
+    session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["ci"])
+def coverage(session: nox.Session) -> None:
+    """Combine the coverage of every test session: HTML, XML, summary; fail under 90%."""
+    support.install_locked(session, "coverage", runtime=False)
+    support.coverage_report(session, fail_under=COVERAGE_FLOOR)
+
+
+@nox.session(python=False, tags=["deps"])
+def lock(session: nox.Session) -> None:
+    """Check that uv.lock matches pyproject.toml; `-- --update` re-locks, `-- --upgrade` too."""
+    support.lock(session)
+
+
+if __name__ == "__main__":
+    nox.main()

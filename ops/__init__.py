@@ -1,0 +1,1 @@
+"""The operations library behind ``noxfile.py`` and ``tasks.py``."""
