@@ -17,9 +17,9 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ops/ lives beside this file
 
-from ops import checks  # noqa: E402
-from ops import nox_support as support  # noqa: E402
-from ops.project import supported_pythons  # noqa: E402
+from ops import checks
+from ops import nox_support as support
+from ops.project import supported_pythons
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -42,9 +42,7 @@ def tests(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """PostgreSQL and Redis tests, and the API suite again on PostgreSQL."""
     support.install_locked(session, "test")
-    support.pytest(
-        session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"}
-    )
+    support.pytest(session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"})
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["services"], default=False)

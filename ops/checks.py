@@ -16,7 +16,7 @@ def lint_commands() -> list[list[str]]:
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
         ["actionlint", *workflows],
-        ["zizmor", "--offline", "--no-progress", ".github/workflows"],
+        ["zizmor", "--offline", "--no-progress", ".github"],
         ["hadolint", "deploy/Dockerfile"],
         ["shellcheck", *SHELL_SCRIPTS],
         ["check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"],

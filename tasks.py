@@ -1,0 +1,39 @@
+"""Operations tasks (`invoke --list`). This file only wires; the logic lives in ops/."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from ops import devtasks
+
+
+@task(help={"host": "interface to bind", "port": "port to listen on", "reload": "restart on edits"})
+def dev(c: Context, host: str = "127.0.0.1", port: int = 8000, reload: bool = True) -> None:
+    """Run the app locally on the embedded defaults, with reload."""
+    devtasks.dev(c, host, port, reload)
+
+
+@task(
+    name="migrate",
+    help={
+        "revision": "upgrade to this revision (default head)",
+        "downgrade": "downgrade to this revision instead",
+        "check": "only check that the database is at head",
+    },
+)
+def db_migrate(
+    c: Context, revision: str = "head", downgrade: str | None = None, check: bool = False
+) -> None:
+    """Apply database migrations to DATABASE_URL (default: SQLite)."""
+    devtasks.migrate(c, revision, downgrade, check)
+
+
+@task(name="seed", help={"json": "print the result as JSON"})
+def db_seed(c: Context, json: bool = False) -> None:
+    """Create demo users, funds and holdings (idempotent)."""
+    devtasks.seed(c, json)
+
+
+namespace = Collection(dev, Collection("db", db_migrate, db_seed))
