@@ -35,7 +35,7 @@ COVERAGE_FLOOR = 90
 def tests(session: nox.Session) -> None:
     """Unit and API tests on the embedded defaults (no services needed)."""
     support.install_locked(session, "test")
-    support.pytest(session, "tests/unit", "tests/api")
+    support.pytest(session, "tests/unit", "tests/api", "tests/ops")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)

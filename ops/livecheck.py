@@ -88,7 +88,7 @@ def schemathesis_command(base_url: str, token: str, extra: Sequence[str]) -> lis
     """The schemathesis CLI invocation: every check, reports under reports/api."""
     report_dir = REPORTS / "api"
     return [
-        "schemathesis", "run", f"{base_url}/openapi.json",
+        str(Path(sys.executable).parent / "schemathesis"), "run", f"{base_url}/openapi.json",
         "--checks", "all",
         "--header", f"Authorization: Bearer {token}",
         "--max-examples", DEFAULT_EXAMPLES,

@@ -50,7 +50,7 @@ def make_settings(**overrides: Any) -> Settings:
         "market_cache_ttl_seconds": 0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def _seed(url: str) -> None:

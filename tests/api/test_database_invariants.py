@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal as D
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,9 +91,11 @@ async def test_client_order_id_is_unique_per_account(database: Database, alice: 
     order_id = await _an_order(database, alice)
 
     async def duplicate(session: AsyncSession) -> None:
-        row = (await session.execute(select(Order.__table__).where(Order.id == order_id))).one()
+        table = Order.__table__
+        assert isinstance(table, Table)
+        row = (await session.execute(select(table).where(Order.id == order_id))).one()
         values = {k: v for k, v in row._mapping.items() if k != "id"}
-        await session.execute(insert(Order.__table__).values(values))
+        await session.execute(insert(table).values(values))
 
     message = await _fails(database, duplicate)
     assert "uq_orders_account_client_order" in message or "UNIQUE" in message.upper()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -41,7 +43,7 @@ async def test_not_ready_when_migrations_are_behind(
     assert "migrations not at head" in body["checks"]["database"]["detail"]
 
 
-async def test_not_ready_when_the_database_is_unreachable(tmp_path) -> None:
+async def test_not_ready_when_the_database_is_unreachable(tmp_path: Path) -> None:
     settings = make_settings(database_url="postgresql://nobody@127.0.0.1:1/none", data_dir=tmp_path)
     async with app_client(settings) as client:
         response = await client.get("/ready")
@@ -164,9 +166,9 @@ async def _docs_status(app: FastAPI) -> tuple[int, int]:
             )
 
 
-async def test_docs_are_off_in_production(tmp_path) -> None:
+async def test_docs_are_off_in_production(tmp_path: Path) -> None:
     production = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="production",
         jwt_secret_key="Zx8vB3nM1qW7eR5tY2uI9oP4aS6dF0gH",  # pragma: allowlist secret
         database_url="postgresql://app@127.0.0.1:1/none",
@@ -176,7 +178,7 @@ async def test_docs_are_off_in_production(tmp_path) -> None:
     assert await _docs_status(create_app(make_settings(data_dir=tmp_path))) == (200, 200)
 
 
-async def test_production_sends_hsts(tmp_path) -> None:
+async def test_production_sends_hsts(tmp_path: Path) -> None:
     production = make_settings(
         environment="staging",
         jwt_secret_key="Zx8vB3nM1qW7eR5tY2uI9oP4aS6dF0gH",  # pragma: allowlist secret

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from typing import Any
 
 import httpx
 import pytest
@@ -148,7 +149,7 @@ async def test_book_is_never_crossed_after_matching(
     ],
 )
 async def test_risk_rejections_are_recorded_with_a_reason(
-    trading: Trading, alice: Party, database: Database, fields: dict[str, str], reason: str
+    trading: Trading, alice: Party, database: Database, fields: dict[str, Any], reason: str
 ) -> None:
     before = await trading.account(alice)
     order = await trading.order(alice, **fields)
@@ -276,7 +277,7 @@ async def test_listing_paginates_with_a_cursor_and_filters(
     [{"limit": 201}, {"limit": 0}, {"cursor": "garbage"}, {"cursor": "0"}, {"status": "open"}],
 )
 async def test_listing_rejects_bad_parameters(
-    client: httpx.AsyncClient, alice: Party, params: dict[str, object]
+    client: httpx.AsyncClient, alice: Party, params: dict[str, str | int]
 ) -> None:
     response = await client.get("/v1/orders", params=params, headers=alice.headers)
     assert response.status_code == 422

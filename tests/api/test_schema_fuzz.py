@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -56,6 +57,6 @@ def fuzz_database(database_template: str) -> Iterator[None]:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_operation_conforms_to_its_schema(case: Case, parties: dict[str, Party]) -> None:
+def test_operation_conforms_to_its_schema(case: Case[Any], parties: dict[str, Party]) -> None:
     caller = parties["admin"] if case.path.startswith("/v1/admin") else parties["alice"]
     case.call_and_validate(headers=caller.headers)

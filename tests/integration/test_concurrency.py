@@ -62,7 +62,9 @@ async def _new_funded_trader(client: httpx.AsyncClient, email: str, cash: str) -
     return dict(user)
 
 
-async def _burst(client: httpx.AsyncClient, requests: list[tuple[dict[str, Any], dict[str, str]]]):
+async def _burst(
+    client: httpx.AsyncClient, requests: list[tuple[dict[str, Any], dict[str, str]]]
+) -> list[httpx.Response]:
     return await asyncio.gather(
         *(client.post("/v1/orders", json=body, headers=auth) for body, auth in requests)
     )

@@ -18,11 +18,15 @@ def bid(order_id: int, price: str, qty: str, account: int = 9) -> RestingOrder:
     return RestingOrder(order_id, account, Side.BUY, D(price), D(qty))
 
 
-def buy(qty: str, price: str, tif: TimeInForce = TimeInForce.GTC, kind=OrderType.LIMIT):
+def buy(
+    qty: str, price: str, tif: TimeInForce = TimeInForce.GTC, kind: OrderType = OrderType.LIMIT
+) -> IncomingOrder:
     return IncomingOrder(100, 1, Side.BUY, kind, tif, D(qty), D(price))
 
 
-def sell(qty: str, price: str, tif: TimeInForce = TimeInForce.GTC, kind=OrderType.LIMIT):
+def sell(
+    qty: str, price: str, tif: TimeInForce = TimeInForce.GTC, kind: OrderType = OrderType.LIMIT
+) -> IncomingOrder:
     return IncomingOrder(100, 1, Side.SELL, kind, tif, D(qty), D(price))
 
 

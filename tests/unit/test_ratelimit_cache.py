@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.cache import MemoryCache
 from app.ratelimit import MemoryRateLimiter
 
@@ -44,7 +46,7 @@ async def test_limiter_memory_is_bounded() -> None:
     assert len(limiter._counts) == 1
 
 
-async def test_memory_cache_expires_and_deletes(monkeypatch) -> None:
+async def test_memory_cache_expires_and_deletes(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
     monkeypatch.setattr("app.cache.time.monotonic", lambda: now[0])
     cache = MemoryCache(max_entries=2)

@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.enums import OrderType, Side
 from app.domain.risk import (
+    Approval,
     InstrumentRules,
     Rejected,
     RejectReason,
@@ -22,7 +23,7 @@ from app.domain.risk import (
 RULES = InstrumentRules("AAPL", D("0.01"), D("1"), True)
 
 
-def check(**overrides: Any):
+def check(**overrides: Any) -> Approval:
     values: dict[str, Any] = {
         "side": Side.BUY,
         "order_type": OrderType.LIMIT,

@@ -11,6 +11,7 @@ import pytest
 
 from app.security import (
     InvalidToken,
+    TokenClaims,
     create_access_token,
     decode_access_token,
     hash_password,
@@ -32,7 +33,7 @@ def token(**overrides: object) -> str:
     return create_access_token(**values)  # type: ignore[arg-type]
 
 
-def decode(value: str):
+def decode(value: str) -> TokenClaims:
     return decode_access_token(value, secret=SECRET, algorithm="HS256")
 
 

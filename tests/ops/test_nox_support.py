@@ -1,0 +1,133 @@
+"""The session logic, driven through a recording stand-in for nox.Session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import nox
+import pytest
+from nox.command import CommandFailed
+
+from ops import nox_support
+
+
+class Stop(Exception):
+    """session.error() was called."""
+
+
+class FakeSession:
+    def __init__(self, name: str = "tests-3.11", posargs: list[str] | None = None) -> None:
+        self.name = name
+        self.posargs = posargs or []
+        self.virtualenv = type("Venv", (), {"location": "/nox/venv"})()
+        self.calls: list[tuple[str, tuple[str, ...], dict[str, Any]]] = []
+        self.fail_on: str | None = None
+        self.output = ""
+
+    def _record(self, kind: str, args: tuple[str, ...], kwargs: dict[str, Any]) -> Any:
+        self.calls.append((kind, args, kwargs))
+        if self.fail_on and self.fail_on in args:
+            raise CommandFailed("failed")
+        return self.output if kwargs.get("silent") else None
+
+    def run(self, *args: str, **kwargs: Any) -> Any:
+        return self._record("run", args, kwargs)
+
+    def run_install(self, *args: str, **kwargs: Any) -> Any:
+        return self._record("run_install", args, kwargs)
+
+    def install(self, *args: str, **kwargs: Any) -> None:
+        self._record("install", args, kwargs)
+
+    def error(self, message: str) -> None:
+        raise Stop(message)
+
+    @property
+    def session(self) -> nox.Session:
+        return cast(nox.Session, self)
+
+
+def test_install_locked_syncs_exactly_the_groups() -> None:
+    fake = FakeSession()
+    nox_support.install_locked(fake.session, "test")
+    check, sync = fake.calls
+    assert check[1][1:] == ("lock", "--check")
+    assert sync[1][1:5] == ("sync", "--locked", "--no-default-groups", "--python=/nox/venv")
+    assert "--group=test" in sync[1]
+    assert sync[2]["env"] == {"UV_PROJECT_ENVIRONMENT": "/nox/venv"}
+
+
+def test_tools_only_install_skips_the_runtime() -> None:
+    fake = FakeSession()
+    nox_support.install_locked(fake.session, "lint", runtime=False)
+    assert "--only-group=lint" in fake.calls[-1][1]
+
+
+def test_stale_lock_stops_before_installing() -> None:
+    fake = FakeSession()
+    fake.fail_on = "--check"
+    with pytest.raises(Stop, match="nox -s lock -- --update"):
+        nox_support.install_locked(fake.session, "test")
+    assert len(fake.calls) == 1
+
+
+def test_pytest_writes_junit_and_coverage_and_passes_arguments(tmp_path: Path) -> None:
+    fake = FakeSession(posargs=["-k", "orders"])
+    nox_support.pytest(fake.session, "tests/unit")
+    _kind, args, kwargs = fake.calls[0]
+    assert args[:4] == ("coverage", "run", "-m", "pytest")
+    assert args[4].endswith("reports/junit/tests-3.11.xml")
+    assert args[5:] == ("-k", "orders"), "posargs replace the default paths"
+    assert kwargs["env"]["COVERAGE_FILE"].endswith("reports/coverage/.coverage")
+    default = FakeSession()
+    nox_support.pytest(default.session, "tests/unit", "tests/api", env={"X": "1"})
+    assert default.calls[0][1][5:] == ("tests/unit", "tests/api")
+    assert default.calls[0][2]["env"]["X"] == "1"
+
+
+def test_coverage_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nox_support, "COVERAGE_DIR", tmp_path / "coverage")
+    monkeypatch.setattr(nox_support, "REPORTS", tmp_path)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    empty = FakeSession("coverage")
+    with pytest.raises(Stop, match="no coverage data"):
+        nox_support.coverage_report(empty.session, 90)
+
+    (tmp_path / "coverage").mkdir()
+    (tmp_path / "coverage" / ".coverage.host.1").write_text("")
+    fake = FakeSession("coverage")
+    fake.output = "| Name | Cover |\n| TOTAL | 95% |"
+    nox_support.coverage_report(fake.session, 90)
+    commands = [call[1][1] for call in fake.calls]
+    assert commands == ["combine", "xml", "html", "report", "report"]
+    assert fake.calls[-1][1][-1] == "--fail-under=90"
+    assert "TOTAL | 95%" in summary.read_text()
+
+
+@pytest.mark.parametrize(
+    ("posargs", "expected"),
+    [([], ("lock", "--check")), (["--update"], ("lock",)), (["--upgrade"], ("lock", "--upgrade"))],
+)
+def test_lock_session_modes(posargs: list[str], expected: tuple[str, ...]) -> None:
+    fake = FakeSession("lock", posargs)
+    nox_support.lock(fake.session)
+    assert fake.calls[0][1][1:] == expected
+
+
+def test_lock_session_failure_names_the_fix() -> None:
+    fake = FakeSession("lock")
+    fake.fail_on = "--check"
+    with pytest.raises(Stop, match=r"commit uv\.lock"):
+        nox_support.lock(fake.session)
+
+
+def test_uv_falls_back_to_installing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nox_support, "find_uv", lambda: (False, "uv", None))
+    fake = FakeSession()
+    assert nox_support.uv(fake.session) == "uv"
+    assert fake.calls[0][0] == "install"
+    fake.calls.clear()
+    nox_support.install_locked(fake.session, "test")
+    assert "--inexact" in fake.calls[-1][1]

@@ -1,0 +1,81 @@
+"""Workflows only call sessions and tasks that exist, and follow the hardening rules."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ops.workflows import (
+    Inventory,
+    Reference,
+    all_references,
+    inventory,
+    load,
+    references_in,
+    workflow_files,
+)
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+WORKFLOWS = [p for p in workflow_files() if p.parent.name == "workflows"]
+
+
+def test_every_reference_exists() -> None:
+    references = all_references()
+    assert references, "the workflows call nox"
+    missing = inventory().missing(references)
+    assert missing == [], "\n".join(f"{r.where}: no {r.kind} {r.name!r}" for r in missing)
+
+
+def test_a_reference_to_nothing_is_reported() -> None:
+    known = Inventory(frozenset({"tests", "tests-3.11"}), frozenset({"ci"}), frozenset({"dev"}))
+    script = (
+        "nox -s tests lnit -t ci cee\n"
+        'nox -s "${SESSION}"\n'
+        "invoke dev --port 1 && invoke deploy --env staging\n"
+        "echo $(nox --json -l -s nothing | jq .)"
+    )
+    missing = known.missing(references_in(script, "x"))
+    assert missing == [
+        Reference("session", "lnit", "x"),
+        Reference("tag", "cee", "x"),
+        Reference("task", "deploy", "x"),
+        Reference("session", "nothing", "x"),
+    ]
+
+
+def test_inventory_knows_parametrized_sessions_tags_and_tasks() -> None:
+    known = inventory()
+    assert {"tests", "tests-3.11", "lint", "coverage"} <= known.sessions
+    assert {"ci", "services"} <= known.tags
+    assert {"dev", "db.migrate", "db.seed"} <= known.tasks
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_hardening(path: Path) -> None:
+    data = load(path)
+    assert data.get("permissions") == {}, "permissions: {} at the top"
+    if "workflow_call" not in (data.get("on") or {}) or len(data["on"]) > 2:
+        assert "concurrency" in data, "a concurrency group"
+    for job_id, job in data["jobs"].items():
+        assert "permissions" in job, f"{job_id}: least-privilege permissions per job"
+        if "uses" in job:  # a reusable workflow call
+            continue
+        assert isinstance(job.get("timeout-minutes"), int), f"{job_id}: timeout-minutes"
+        for step in job.get("steps", []):
+            uses = step.get("uses")
+            if not uses:
+                continue
+            assert uses.startswith("$/") or PINNED.match(uses), f"{job_id}: {uses} not pinned"
+            if uses.startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, job_id
+
+
+def test_local_actions_pin_their_actions() -> None:
+    for path in workflow_files():
+        if path.name != "action.yml":
+            continue
+        for step in load(path)["runs"]["steps"]:
+            if "uses" in step:
+                assert PINNED.match(step["uses"]), f"{path}: {step['uses']}"
