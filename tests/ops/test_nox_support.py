@@ -86,6 +86,16 @@ def test_pytest_writes_junit_and_coverage_and_passes_arguments(tmp_path: Path) -
     assert default.calls[0][2]["env"]["X"] == "1"
 
 
+def test_pytest_without_coverage() -> None:
+    fake = FakeSession(posargs=["--no-coverage", "-x"])
+    nox_support.pytest(fake.session, "tests/unit")
+    assert fake.calls[0][1][:3] == ("python", "-m", "pytest")
+    assert fake.calls[0][1][4:] == ("-x",)
+    bare = FakeSession(posargs=["--no-coverage"])
+    nox_support.pytest(bare.session, "tests/unit")
+    assert bare.calls[0][1][4:] == ("tests/unit",), "the default paths stay"
+
+
 def test_coverage_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nox_support, "COVERAGE_DIR", tmp_path / "coverage")
     monkeypatch.setattr(nox_support, "REPORTS", tmp_path)
