@@ -34,21 +34,21 @@ COVERAGE_FLOOR = 90
 @nox.session(python=PYTHONS, tags=["ci", "tests"])
 def tests(session: nox.Session) -> None:
     """Unit and API tests on the embedded defaults (no services needed)."""
-    support.install_locked(session, "test")
+    support.install_locked(session, "test", "ops")
     support.pytest(session, "tests/unit", "tests/api", "tests/ops")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)
 def integration(session: nox.Session) -> None:
     """PostgreSQL and Redis tests, and the API suite again on PostgreSQL."""
-    support.install_locked(session, "test")
+    support.install_locked(session, "test", "ops")
     support.pytest(session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"})
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["services"], default=False)
 def api(session: nox.Session) -> None:
     """Schemathesis CLI with all checks against a live server on a free port."""
-    support.install_locked(session, "test")
+    support.install_locked(session, "test", "ops")
     session.run("python", "-m", "ops.livecheck", *session.posargs)
 
 

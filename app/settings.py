@@ -191,17 +191,27 @@ class Settings(BaseSettings):
 
 
 def _local_secret(path: Path) -> str:
-    """Read (or create, mode 0600) a random key kept beside the embedded database."""
+    """Read (or create, mode 0600) a random key kept beside the embedded database.
+
+    Several workers may start at once: the key is written to a private temporary
+    file and linked into place atomically, so every process reads the same key.
+    """
     try:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key
+        handle.write(secrets.token_urlsafe(48))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process won the race; use its key
+    finally:
+        temporary.unlink()
+    return path.read_text(encoding="utf-8").strip()
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -15,6 +15,7 @@ from nox.command import CommandFailed
 from nox.virtualenv import find_uv
 
 from ops.project import REPORTS, ROOT
+from ops.reports import junit_markdown
 
 STALE_LOCK = (
     "uv.lock does not match pyproject.toml: run `nox -s lock -- --update` "
@@ -86,10 +87,12 @@ def coverage_report(session: nox.Session, fail_under: float) -> None:
     session.run("coverage", "xml", "-o", str(REPORTS / "coverage.xml"), env=env)
     session.run("coverage", "html", "-d", str(REPORTS / "coverage-html"), env=env)
     summary = session.run("coverage", "report", "--format=markdown", env=env, silent=True)
+    tests = junit_markdown(JUNIT_DIR) if JUNIT_DIR.is_dir() else "No test reports found.\n"
+    session.log("test reports:\n" + tests)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary and isinstance(summary, str):
         with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write("## Coverage\n\n" + summary + "\n")
+            handle.write(f"## Tests\n\n{tests}\n## Coverage\n\n{summary}\n")
     session.run("coverage", "report", f"--fail-under={fail_under:g}", env=env)
 
 

@@ -43,6 +43,9 @@ class FakeSession:
     def error(self, message: str) -> None:
         raise Stop(message)
 
+    def log(self, message: str) -> None:
+        self.calls.append(("log", (message,), {}))
+
     @property
     def session(self) -> nox.Session:
         return cast(nox.Session, self)
@@ -99,6 +102,12 @@ def test_pytest_without_coverage() -> None:
 def test_coverage_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nox_support, "COVERAGE_DIR", tmp_path / "coverage")
     monkeypatch.setattr(nox_support, "REPORTS", tmp_path)
+    monkeypatch.setattr(nox_support, "JUNIT_DIR", tmp_path / "junit")
+    (tmp_path / "junit").mkdir()
+    (tmp_path / "junit" / "tests-3.11.xml").write_text(
+        '<testsuites><testsuite name="pytest" tests="5" failures="1" errors="0" skipped="1"'
+        ' time="2.5"/></testsuites>'
+    )
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     empty = FakeSession("coverage")
@@ -110,10 +119,11 @@ def test_coverage_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     fake = FakeSession("coverage")
     fake.output = "| Name | Cover |\n| TOTAL | 95% |"
     nox_support.coverage_report(fake.session, 90)
-    commands = [call[1][1] for call in fake.calls]
+    commands = [call[1][1] for call in fake.calls if call[0] == "run"]
     assert commands == ["combine", "xml", "html", "report", "report"]
     assert fake.calls[-1][1][-1] == "--fail-under=90"
     assert "TOTAL | 95%" in summary.read_text()
+    assert "| tests-3.11 | 3 | 1 | 0 | 1 | 2.5 |" in summary.read_text()
 
 
 @pytest.mark.parametrize(

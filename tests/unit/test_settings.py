@@ -142,3 +142,14 @@ def test_check_config_prints_no_secret(tmp_path: Path) -> None:
     assert GOOD_SECRET not in result.stdout
     assert "pw1234" not in result.stdout
     assert '"jwt_secret": "set"' in result.stdout
+
+
+def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.settings import _local_secret
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: _local_secret(tmp_path / "jwt-secret"), range(16)))
+    assert len(keys) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt-secret"]
