@@ -1,0 +1,253 @@
+"""Deployment environments: one committed TOML file each under deploy/environments/.
+
+A definition holds only non-secret settings. Secrets are named in
+``required_secrets`` and come from the process environment or a git-ignored
+``.env.<name>.local`` file; the committed ``.env.<name>`` files hold placeholders
+only, and a placeholder is never accepted as a secret. Anything wrong -- an
+unknown environment, an invalid field, a missing secret -- is reported as one
+line naming the file and the field or variable, before anything changes.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from app.settings import is_placeholder
+from ops.project import ROOT
+
+ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
+Platform = Literal["local", "kubernetes", "railway"]
+SmokeCheck = Literal["health", "version", "login", "place_cancel", "book"]
+
+
+class EnvironmentProblem(Exception):
+    """An environment cannot be used; the message is one line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Section):
+    """How long each waiting step may take."""
+
+    readiness_seconds: float = Field(default=30, gt=0, le=900)
+    drain_seconds: float = Field(default=20, ge=0, le=600)
+    verify_seconds: float = Field(default=20, gt=0, le=600)
+    lock_wait_seconds: float = Field(default=300, ge=0, le=3600)
+
+
+class Gates(_Section):
+    """What a new release must pass before it takes traffic."""
+
+    smoke: list[SmokeCheck] = Field(default_factory=lambda: ["health", "login", "place_cancel"])
+    smoke_user: str = "alice@example.com"
+    smoke_password_env: str = "SMOKE_PASSWORD"  # noqa: S105 - a variable name
+    probes: int = Field(default=20, ge=1, le=1000)
+    p95_budget_ms: float = Field(default=250, gt=0)
+
+
+class Notify(_Section):
+    """Where results are announced (the URL itself is a secret in the environment)."""
+
+    slack_webhook_env: str | None = "SLACK_WEBHOOK_URL"
+
+
+class Retention(_Section):
+    """Backups to keep: the newest N, plus the newest of each recent day, week and month."""
+
+    keep_last: int = Field(default=7, ge=1)
+    daily: int = Field(default=7, ge=0)
+    weekly: int = Field(default=4, ge=0)
+    monthly: int = Field(default=6, ge=0)
+
+
+class Backup(_Section):
+    """Where backups of this environment go and how long they are kept."""
+
+    storage: Literal["local", "s3"] = "local"
+    local_dir: str = "var/backups"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_region: str | None = None
+    s3_endpoint_url_env: str = "BACKUP_S3_ENDPOINT_URL"
+    encryption_key_env: str = "BACKUP_ENCRYPTION_KEY"
+    encrypt_database: bool = False
+    retention: Retention = Field(default_factory=Retention)
+
+
+class Drill(_Section):
+    """Targets the disaster-recovery drill must meet."""
+
+    rto_seconds: float = Field(default=900, gt=0)
+    rpo_seconds: float = Field(default=26 * 3600, gt=0)
+
+
+class LocalPlatform(_Section):
+    """The ``local`` platform: releases run as processes behind a proxy on this machine."""
+
+    proxy: Literal["caddy"] = "caddy"
+    proxy_port: int = Field(default=8080, ge=1, le=65535)
+    admin_port: int = Field(default=2019, ge=1, le=65535)
+    state_dir: str = "var/deploy"
+    workers: int = Field(default=1, ge=1, le=32)
+
+
+class KubernetesPlatform(_Section):
+    """The ``kubernetes`` platform: kubectl against the manifests under deploy/kubernetes."""
+
+    context: str | None = None
+    namespace: str = "trading"
+    deployment: str = "trading-api"
+    container: str = "api"
+    manifests_dir: str = "deploy/kubernetes"
+    image: str = "ghcr.io/example/trading-api"
+    rollout_timeout_seconds: int = Field(default=300, gt=0)
+
+
+class RailwayPlatform(_Section):
+    """The ``railway`` platform: the railway CLI."""
+
+    project: str | None = None
+    service: str = "trading-api"
+    environment: str = "production"
+
+
+class Environment(_Section):
+    """One deployment target."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    description: str = ""
+    platform: Platform
+    public_url: str = Field(pattern=r"^https?://[^\s/]+(:\d+)?/?$")
+    health_path: str = Field(default="/health", pattern=r"^/\S*$")
+    readiness_path: str = Field(default="/ready", pattern=r"^/\S*$")
+    version_path: str = Field(default="/version", pattern=r"^/\S*$")
+    approval_required: bool = False
+    pre_deploy_backup: bool = False
+    releases_to_keep: int = Field(default=3, ge=1, le=50)
+    required_secrets: list[str] = Field(default_factory=list)
+    app: dict[str, str] = Field(default_factory=dict)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    gates: Gates = Field(default_factory=Gates)
+    notify: Notify = Field(default_factory=Notify)
+    backup: Backup = Field(default_factory=Backup)
+    drill: Drill = Field(default_factory=Drill)
+    local: LocalPlatform = Field(default_factory=LocalPlatform)
+    kubernetes: KubernetesPlatform = Field(default_factory=KubernetesPlatform)
+    railway: RailwayPlatform = Field(default_factory=RailwayPlatform)
+
+    @field_validator("required_secrets")
+    @classmethod
+    def _variable_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name.isidentifier() or name.upper() != name:
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return names
+
+    @field_validator("app")
+    @classmethod
+    def _no_secrets_in_app(cls, values: dict[str, str]) -> dict[str, str]:
+        for key in values:
+            if any(word in key.upper() for word in ("SECRET", "PASSWORD", "TOKEN", "KEY")):
+                raise ValueError(f"{key} looks like a secret: list it in required_secrets")
+        return values
+
+    def url(self, path: str) -> str:
+        """An absolute URL on the public address."""
+        return self.public_url.rstrip("/") + path
+
+    @property
+    def is_production(self) -> bool:
+        """True for the environment that needs explicit approval."""
+        return self.name == "production"
+
+
+def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
+    """The definition file of ``name``."""
+    return directory / f"{name}.toml"
+
+
+def available(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
+    """Names of every defined environment."""
+    return sorted(path.stem for path in directory.glob("*.toml"))
+
+
+def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
+    """Read and validate one definition; raise :class:`EnvironmentProblem` with one line."""
+    path = environment_path(name, directory)
+    if not path.is_file():
+        known = ", ".join(available(directory)) or "none"
+        raise EnvironmentProblem(f"unknown environment {name!r} (defined: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise EnvironmentProblem(f"{_rel(path)}: invalid TOML: {error}") from None
+    data.setdefault("name", name)
+    if data["name"] != name:
+        raise EnvironmentProblem(f"{_rel(path)}: name is {data['name']!r}, file says {name!r}")
+    try:
+        return Environment.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "definition"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise EnvironmentProblem(f"{_rel(path)}: {where}: {message}") from None
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a dotenv file (comments and blanks ignored; no expansion)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise EnvironmentProblem(f"{_rel(path)}:{number}: expected KEY=value")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def local_secrets_file(name: str, root: Path = ROOT) -> Path:
+    """The git-ignored file that may hold an environment's secrets."""
+    return root / f".env.{name}.local"
+
+
+def resolve_secrets(
+    environment: Environment,
+    process_env: Mapping[str, str] | None = None,
+    root: Path = ROOT,
+) -> dict[str, str]:
+    """Every required secret, from the process environment first, then ``.env.<name>.local``.
+
+    Raises :class:`EnvironmentProblem` naming the first secret that is missing or a
+    placeholder.
+    """
+    env = os.environ if process_env is None else process_env
+    local_file = local_secrets_file(environment.name, root)
+    from_file = read_env_file(local_file)
+    resolved: dict[str, str] = {}
+    for key in environment.required_secrets:
+        value = env.get(key) or from_file.get(key)
+        if not value:
+            raise EnvironmentProblem(
+                f"{key}: required by environment {environment.name!r}; set it in the "
+                f"environment or in {local_file.name} (git-ignored)"
+            )
+        if is_placeholder(value):
+            raise EnvironmentProblem(f"{key}: is a placeholder in environment {environment.name!r}")
+        resolved[key] = value
+    return resolved
