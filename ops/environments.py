@@ -168,6 +168,25 @@ class Environment(_Section):
         """True for the environment that needs explicit approval."""
         return self.name == "production"
 
+    @property
+    def state_dir(self) -> Path:
+        """Where the local platform keeps releases, pid files, the lock and the audit log."""
+        return (ROOT / self.local.state_dir).resolve()
+
+    @property
+    def shared_data_dir(self) -> Path:
+        """The local platform's data shared by every release (``DATA_DIR``: SQLite file, key)."""
+        return self.state_dir / "shared"
+
+    def database_url(self, secrets: Mapping[str, str]) -> str:
+        """The environment's database: ``DATABASE_URL`` from its secrets, else (local
+        platform) the SQLite file in the shared data directory."""
+        if secrets.get("DATABASE_URL"):
+            return secrets["DATABASE_URL"]
+        if self.platform == "local":
+            return f"sqlite+aiosqlite:///{self.shared_data_dir / 'trading.db'}"
+        raise EnvironmentProblem(f"DATABASE_URL: required for environment {self.name!r}")
+
 
 def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
     """The definition file of ``name``."""

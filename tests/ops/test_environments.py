@@ -108,3 +108,11 @@ def test_malformed_env_file(tmp_path: Path) -> None:
     path.write_text("GOOD=1\nthis is not an assignment\n")
     with pytest.raises(EnvironmentProblem, match=r":2: expected KEY=value"):
         read_env_file(path)
+
+
+def test_database_url_of_an_environment() -> None:
+    local = load_environment("local")
+    assert local.database_url({}).endswith("var/deploy/local/shared/trading.db")
+    assert local.database_url({"DATABASE_URL": "postgresql://h/db"}) == "postgresql://h/db"
+    with pytest.raises(EnvironmentProblem, match="DATABASE_URL: required for environment"):
+        load_environment("staging").database_url({})
