@@ -24,6 +24,7 @@ from ops.project import ROOT
 ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
 Platform = Literal["local", "kubernetes", "railway"]
 SmokeCheck = Literal["health", "version", "login", "place_cancel", "book"]
+DEFAULT_SMOKE: tuple[SmokeCheck, ...] = ("health", "version", "login", "place_cancel", "book")
 
 
 class EnvironmentProblem(Exception):
@@ -46,7 +47,7 @@ class Timeouts(_Section):
 class Gates(_Section):
     """What a new release must pass before it takes traffic."""
 
-    smoke: list[SmokeCheck] = Field(default_factory=lambda: ["health", "login", "place_cancel"])
+    smoke: list[SmokeCheck] = Field(default_factory=lambda: list(DEFAULT_SMOKE))
     smoke_user: str = "alice@example.com"
     smoke_password_env: str = "SMOKE_PASSWORD"  # noqa: S105 - a variable name
     probes: int = Field(default=20, ge=1, le=1000)
