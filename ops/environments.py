@@ -21,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.settings import is_placeholder
 from ops.project import ROOT
 
-ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
+DEFAULT_ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
+# Another set of definitions (tests, a private fork) can be selected with this variable.
+ENVIRONMENTS_DIR_VARIABLE = "DEPLOY_ENVIRONMENTS_DIR"
+ENVIRONMENTS_DIR = DEFAULT_ENVIRONMENTS_DIR
 Platform = Literal["local", "kubernetes", "railway"]
 SmokeCheck = Literal["health", "version", "login", "place_cancel", "book"]
 DEFAULT_SMOKE: tuple[SmokeCheck, ...] = ("health", "version", "login", "place_cancel", "book")
@@ -80,6 +83,10 @@ class Backup(_Section):
     s3_endpoint_url_env: str = "BACKUP_S3_ENDPOINT_URL"
     encryption_key_env: str = "BACKUP_ENCRYPTION_KEY"
     encrypt_database: bool = False
+    encrypt_state: bool = False
+    s3_part_size_mib: int = Field(default=64, ge=5, le=5120)
+    config_paths: list[str] | None = None  # None: ops.backup.archives.CONFIG_PATHS
+    state_paths: list[str] | None = None  # None: ops.backup.archives.STATE_PATHS
     retention: Retention = Field(default_factory=Retention)
 
 
@@ -88,6 +95,7 @@ class Drill(_Section):
 
     rto_seconds: float = Field(default=900, gt=0)
     rpo_seconds: float = Field(default=26 * 3600, gt=0)
+    server_url_env: str = "DRILL_DATABASE_URL"  # where scratch databases go (default: own server)
 
 
 class LocalPlatform(_Section):
@@ -95,7 +103,6 @@ class LocalPlatform(_Section):
 
     proxy: Literal["caddy"] = "caddy"
     proxy_port: int = Field(default=8080, ge=1, le=65535)
-    admin_port: int = Field(default=2019, ge=1, le=65535)
     state_dir: str = "var/deploy"
     workers: int = Field(default=1, ge=1, le=32)
 
@@ -132,6 +139,7 @@ class Environment(_Section):
     version_path: str = Field(default="/version", pattern=r"^/\S*$")
     approval_required: bool = False
     pre_deploy_backup: bool = False
+    seed_demo_data: bool = False
     releases_to_keep: int = Field(default=3, ge=1, le=50)
     required_secrets: list[str] = Field(default_factory=list)
     app: dict[str, str] = Field(default_factory=dict)
@@ -189,18 +197,25 @@ class Environment(_Section):
         raise EnvironmentProblem(f"DATABASE_URL: required for environment {self.name!r}")
 
 
-def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
+def environments_dir() -> Path:
+    """Where the definitions are: ``$DEPLOY_ENVIRONMENTS_DIR`` or deploy/environments."""
+    override = os.environ.get(ENVIRONMENTS_DIR_VARIABLE)
+    return Path(override) if override else DEFAULT_ENVIRONMENTS_DIR
+
+
+def environment_path(name: str, directory: Path | None = None) -> Path:
     """The definition file of ``name``."""
-    return directory / f"{name}.toml"
+    return (directory or environments_dir()) / f"{name}.toml"
 
 
-def available(directory: Path = ENVIRONMENTS_DIR) -> list[str]:
+def available(directory: Path | None = None) -> list[str]:
     """Names of every defined environment."""
-    return sorted(path.stem for path in directory.glob("*.toml"))
+    return sorted(path.stem for path in (directory or environments_dir()).glob("*.toml"))
 
 
-def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
+def load_environment(name: str, directory: Path | None = None) -> Environment:
     """Read and validate one definition; raise :class:`EnvironmentProblem` with one line."""
+    directory = directory or environments_dir()
     path = environment_path(name, directory)
     if not path.is_file():
         known = ", ".join(available(directory)) or "none"

@@ -1,0 +1,1 @@
+"""Health-gated, zero-downtime releases (`invoke deploy`), rollbacks and their records."""

@@ -1,0 +1,121 @@
+"""One deploy at a time per environment: an atomic lock file.
+
+The lock records who holds it (user, host, pid), the version, when, and why.
+It is created with O_EXCL, so two deploys cannot both take it. A lock whose
+holder process is gone on this host is stale and is released with a message;
+one held from another host can only be released explicitly.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+class LockHeld(Exception):
+    """Someone else holds the lock; the message names them."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds a lock, for what."""
+
+    holder: str
+    host: str
+    pid: int
+    version: str
+    started_at: str
+    message: str
+
+    def describe(self) -> str:
+        """One line for humans."""
+        return (
+            f"{self.holder}@{self.host} (pid {self.pid}) deploying {self.version} "
+            f"since {self.started_at}: {self.message}"
+        )
+
+    def is_stale(self) -> bool:
+        """True when the holder ran on this host and is no longer running."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+def read_lock(path: Path) -> LockInfo | None:
+    """The current holder, or None when unlocked (an unreadable lock counts as held)."""
+    try:
+        return LockInfo(**json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        return LockInfo("unknown", "unknown", 0, "unknown", "unknown", f"unreadable lock {path}")
+
+
+class DeployLock:
+    """The per-environment lock, held for the whole deploy including verification."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.info: LockInfo | None = None
+        self.notes: list[str] = []
+
+    def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
+        """Take the lock, waiting up to ``wait_seconds``; raise :class:`LockHeld` otherwise."""
+        info = LockInfo(
+            holder=getpass.getuser(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=version,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            message=message,
+        )
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            if self._try_create(info):
+                self.info = info
+                return info
+            current = read_lock(self.path)
+            if current is not None and current.is_stale():
+                self.notes.append(f"released a stale lock: {current.describe()}")
+                self.path.unlink(missing_ok=True)
+                continue
+            if time.monotonic() >= deadline:
+                holder = current.describe() if current else "unknown holder"
+                raise LockHeld(f"deploy lock {self.path} is held by {holder}")
+            time.sleep(0.5)
+
+    def _try_create(self, info: LockInfo) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as handle:
+            json.dump(asdict(info), handle)
+        return True
+
+    def release(self) -> None:
+        """Give the lock back, if we hold it."""
+        current = read_lock(self.path)
+        if self.info is not None and current == self.info:
+            self.path.unlink(missing_ok=True)
+        self.info = None
+
+
+def force_release(path: Path) -> LockInfo | None:
+    """Remove the lock whoever holds it (the explicit ``unlock`` command); returns the holder."""
+    current = read_lock(path)
+    path.unlink(missing_ok=True)
+    return current

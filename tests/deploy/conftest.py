@@ -1,0 +1,158 @@
+"""A throwaway `local` environment (own state dir, proxy port, webhook) for deploy tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+
+from ops.appserver import free_port
+from ops.project import ROOT
+from tests.helpers import base_env
+
+ENV_NAME = "e2e"
+DEMO_PASSWORD = "demo-trader-pass"  # pragma: allowlist secret
+
+
+@dataclass
+class DeployEnv:
+    """Where the test environment lives and how to drive it."""
+
+    root: Path
+    port: int
+    state: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The public URL (the proxy)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def invoke(
+        self, *args: str, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run an invoke task against this environment."""
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+
+    def serving(self) -> str | None:
+        """The version the public URL serves."""
+        try:
+            return httpx.get(f"{self.url}/version", timeout=5).headers.get("X-App-Version")
+        except httpx.HTTPError:
+            return None
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The audit log."""
+        path = self.state / "audit.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+DEFINITION = """\
+platform = "local"
+public_url = "http://127.0.0.1:{port}"
+seed_demo_data = true
+releases_to_keep = 3
+
+[app]
+ENVIRONMENT = "development"
+LOG_LEVEL = "WARNING"
+RATE_LIMIT_PER_IP = "1000000"
+RATE_LIMIT_PER_USER = "1000000"
+
+[timeouts]
+readiness_seconds = 8
+drain_seconds = 5
+verify_seconds = 5
+lock_wait_seconds = 20
+
+[gates]
+probes = 10
+p95_budget_ms = 2000
+
+[notify]
+slack_webhook_env = "E2E_WEBHOOK"
+
+[local]
+proxy_port = {port}
+state_dir = "{state}"
+"""
+
+
+@pytest.fixture(scope="module")
+def deploy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployEnv]:
+    """A fresh environment definition; everything it runs is stopped afterwards."""
+    root = tmp_path_factory.mktemp("deploy")
+    port = free_port()
+    state = root / "state"
+    (root / "environments").mkdir()
+    (root / "environments" / f"{ENV_NAME}.toml").write_text(
+        DEFINITION.format(port=port, state=state)
+    )
+    env = base_env() | {"DEPLOY_ENVIRONMENTS_DIR": str(root / "environments")}
+    for name in ("UV", "HOME"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    deploy = DeployEnv(root, port, state, env)
+    yield deploy
+    deploy.invoke("down", "--env", ENV_NAME)
+
+
+def broken_source(root: Path, name: str, path: str, old: str, new: str) -> Path:
+    """A copy of the app's source with one change: a bad release."""
+    target = root / name
+    if target.exists():
+        return target
+    target.mkdir()
+    for file in ("pyproject.toml", "uv.lock", "alembic.ini"):
+        shutil.copy2(ROOT / file, target / file)
+    shutil.copytree(ROOT / "app", target / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    module = target / path
+    text = module.read_text()
+    assert old in text, f"{path} no longer contains {old!r}"
+    module.write_text(text.replace(old, new, 1))
+    return target
+
+
+class Webhook(BaseHTTPRequestHandler):
+    """Records Slack-style webhook posts."""
+
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Webhook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        return
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    """A local HTTP server standing in for Slack; yields its URL."""
+    Webhook.received = []
+    server = HTTPServer(("127.0.0.1", 0), Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXX"
+    server.shutdown()
