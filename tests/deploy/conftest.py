@@ -56,9 +56,11 @@ class DeployEnv:
     def serving(self) -> str | None:
         """The version the public URL serves."""
         try:
-            return httpx.get(f"{self.url}/version", timeout=5).headers.get("X-App-Version")
+            response = httpx.get(f"{self.url}/version", timeout=5)
         except httpx.HTTPError:
             return None
+        version: str | None = response.headers.get("X-App-Version")
+        return version
 
     def audit(self) -> list[dict[str, Any]]:
         """The audit log."""

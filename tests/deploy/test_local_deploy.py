@@ -66,6 +66,7 @@ def test_open_orders_survive_a_zero_downtime_deploy(deploy_env: DeployEnv) -> No
     )
     assert code == 0, stderr
     assert load["failed"] == 0, load["samples"]
+    assert isinstance(load["requests"], int)
     assert load["requests"] > 200
     kinds = load["by_kind"]
     assert isinstance(kinds, dict)
