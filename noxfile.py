@@ -52,6 +52,20 @@ def api(session: nox.Session) -> None:
     session.run("python", "-m", "ops.livecheck", *session.posargs)
 
 
+@nox.session(python=DEFAULT_PYTHON, tags=["tests", "deploy"], default=False)
+def deploy(session: nox.Session) -> None:
+    """invoke deploy end to end: real Caddy and app processes, zero-downtime under load."""
+    support.install_locked(session, "test", "ops")
+    support.pytest(session, "tests/deploy")
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["perf"], default=False)
+def perf(session: nox.Session) -> None:
+    """Locust load test with thresholds; `-- --host URL` loads a deployed environment."""
+    support.install_locked(session, "perf", "ops")
+    session.run("python", "-m", "ops.perf", *session.posargs)
+
+
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "lint"])
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), actionlint, zizmor, hadolint, shellcheck, compose schema."""

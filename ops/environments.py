@@ -114,7 +114,7 @@ class KubernetesPlatform(_Section):
     namespace: str = "trading"
     deployment: str = "trading-api"
     container: str = "api"
-    manifests_dir: str = "deploy/kubernetes"
+    manifests_dir: str = "deploy/kubernetes/base"
     image: str = "ghcr.io/example/trading-api"
     rollout_timeout_seconds: int = Field(default=300, gt=0)
 

@@ -69,7 +69,8 @@ def pytest(session: nox.Session, *paths: str, env: dict[str, str] | None = None)
     JUNIT_DIR.mkdir(parents=True, exist_ok=True)
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
     junit = JUNIT_DIR / f"{session.name}.xml"
-    run_env = {"COVERAGE_FILE": str(COVERAGE_DIR / ".coverage"), **(env or {})}
+    # Deploy tests build releases with uv: tell them which one nox uses.
+    run_env = {"COVERAGE_FILE": str(COVERAGE_DIR / ".coverage"), "UV": uv(session), **(env or {})}
     args = [arg for arg in session.posargs if arg != NO_COVERAGE] or list(paths)
     runner = ["python"] if NO_COVERAGE in session.posargs else ["coverage", "run"]
     session.run(*runner, "-m", "pytest", f"--junitxml={junit}", *args, env=run_env)

@@ -4,7 +4,7 @@ Sequence (each command is unit-tested; a real run needs kubectl, a kube context
 with rights in the namespace, the image pushed to the registry, and the
 ``trading-api`` Secret holding DATABASE_URL, REDIS_URL and JWT_SECRET_KEY):
 
-1. build: ``kubectl apply -k <manifests>`` (namespace, config, service, deployment).
+1. build: ``kubectl apply -k <overlay>`` (service, deployment, disruption budget).
 2. migrate: a Job running ``python -m app migrate`` from the new image; wait for it.
 3. start: a *candidate* Deployment (label ``track: candidate``, which the Service
    does not select) with the new image; ``rollout status`` with a deadline.
@@ -107,10 +107,7 @@ class KubernetesPlatform:
                                 "name": "migrate",
                                 "image": self.image(version),
                                 "command": ["python", "-m", "app", "migrate"],
-                                "envFrom": [
-                                    {"configMapRef": {"name": self.config.deployment}},
-                                    {"secretRef": {"name": self.config.deployment}},
-                                ],
+                                "envFrom": [{"secretRef": {"name": self.config.deployment}}],
                             }
                         ],
                     }
