@@ -1,10 +1,11 @@
 """The ``kubernetes`` platform: kubectl against the manifests under deploy/kubernetes.
 
-Sequence (each command is unit-tested; a real run needs kubectl, a kube context
-with rights in the namespace, the image pushed to the registry, and the
+Sequence (each command is unit-tested; a real run needs docker logged in to the
+registry, kubectl with a context that has rights in the namespace, and the
 ``trading-api`` Secret holding DATABASE_URL, REDIS_URL and JWT_SECRET_KEY):
 
-1. build: ``kubectl apply -k <overlay>`` (service, deployment, disruption budget).
+1. build: ``docker build`` and ``docker push`` of the release image (unless the registry
+   has it), then ``kubectl apply -k <overlay>`` (service, deployment, disruption budget).
 2. migrate: a Job running ``python -m app migrate`` from the new image; wait for it.
 3. start: a *candidate* Deployment (label ``track: candidate``, which the Service
    does not select) with the new image; ``rollout status`` with a deadline.
@@ -85,9 +86,20 @@ class KubernetesPlatform:
         return []
 
     def build(self, version: str, source: Path) -> str:
-        """Apply the manifests (the image itself is built and pushed by CI)."""
+        """Build and push the release image (once per version), then apply the manifests."""
+        image = self.image(version)
+        if self.run(["docker", "manifest", "inspect", image]).code == 0:
+            built = f"image {image} already in the registry"
+        else:
+            checked(self.run, [
+                "docker", "build", "--file", str(source / "deploy" / "Dockerfile"),
+                "--tag", image, "--build-arg", f"APP_VERSION={version}",
+                "--build-arg", f"GIT_SHA={version}", str(source),
+            ])  # fmt: skip
+            checked(self.run, ["docker", "push", image])
+            built = f"built and pushed {image}"
         checked(self.run, self.kubectl("apply", "-k", str(ROOT / self.config.manifests_dir)))
-        return f"applied {self.config.manifests_dir}; image {self.image(version)}"
+        return f"{built}; applied {self.config.manifests_dir}"
 
     def migration_job(self, version: str) -> dict[str, Any]:
         """The Job that runs the migrations from the new image."""

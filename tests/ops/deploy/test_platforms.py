@@ -49,7 +49,7 @@ class Recorder:
         return Completed(0, "ok")
 
     def verbs(self) -> list[str]:
-        return [" ".join(c[3:5]) if c[0] == "kubectl" else " ".join(c[:2]) for c in self.commands]
+        return [" ".join(c[3:5]) if c[0] == "kubectl" else " ".join(c[:3]) for c in self.commands]
 
 
 def kube(recorder: Recorder) -> KubernetesPlatform:
@@ -69,6 +69,7 @@ def test_kubernetes_deploy_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
     platform.drain(candidate)
     assert recorder.verbs() == [
         "get deployment",
+        "docker manifest inspect",
         "apply -k",
         "apply -f",
         "wait --for=condition=complete",
@@ -79,14 +80,25 @@ def test_kubernetes_deploy_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
         "rollout status",
         "delete deployment",
     ]
-    assert all(c[:3] == ["kubectl", "--namespace", "trading-staging"] for c in recorder.commands)
-    job = json.loads(recorder.stdin[2] or "{}")
+    kubectl = [c for c in recorder.commands if c[0] == "kubectl"]
+    assert all(c[:3] == ["kubectl", "--namespace", "trading-staging"] for c in kubectl)
+    job = json.loads(recorder.stdin[3] or "{}")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "migrate"
     assert job["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v2")
-    candidate_manifest = json.loads(recorder.stdin[5] or "{}")
+    candidate_manifest = json.loads(recorder.stdin[6] or "{}")
     assert candidate_manifest["metadata"]["name"] == "trading-api-candidate"
     assert candidate_manifest["spec"]["template"]["metadata"]["labels"]["track"] == "candidate"
-    assert "api=ghcr.io/example/trading-api:v2" in recorder.commands[7]
+    assert "api=ghcr.io/example/trading-api:v2" in recorder.commands[8]
+
+
+def test_kubernetes_builds_and_pushes_a_missing_image() -> None:
+    recorder = Recorder(fail_on="manifest inspect")
+    kube(recorder).build("v3", Path("/src"))
+    assert [c[:2] for c in recorder.commands[:3]] == [
+        ["docker", "manifest"], ["docker", "build"], ["docker", "push"],
+    ]  # fmt: skip
+    assert "APP_VERSION=v3" in recorder.commands[1]
+    assert recorder.commands[1][-1] == "/src"
 
 
 class FakeForward:
