@@ -77,10 +77,11 @@ def rollback(
     context = prepare(env_name, check_tools=not dry_run)
     serving = context.platform.serving_version()
     audit = AuditLog(context.environment.state_dir / "audit.jsonl")
-    target = to or audit.last_good(exclude=serving)
+    kept = context.platform.available_versions()
+    earlier = [version for version in kept if version != serving]
+    target = to or audit.last_good(exclude=serving) or (earlier[-1] if earlier else None)
     if target is None:
         raise CommandError(f"no earlier successful release of {env_name} to roll back to")
-    kept = context.platform.available_versions()
     if context.platform.name == "local" and target not in kept:
         raise CommandError(f"release {target} is not kept (kept: {', '.join(kept) or 'none'})")
     request = DeployRequest(

@@ -82,8 +82,18 @@ class KubernetesPlatform:
         return result.stdout.rsplit(":", 1)[1].strip() or None
 
     def available_versions(self) -> list[str]:
-        """Revisions kubectl can roll back to are images in the registry; not listed here."""
-        return []
+        """Image tags of the Deployment's kept revisions (its ReplicaSets), oldest first."""
+        selector = f"app={self.config.deployment},track=stable"
+        result = self.run(self.kubectl("get", "replicasets", "-l", selector, "-o", "json"))
+        if result.code != 0:
+            return []
+        revisions: list[tuple[int, str]] = []
+        for item in json.loads(result.stdout or "{}").get("items", []):
+            annotations = item.get("metadata", {}).get("annotations", {})
+            revision = int(annotations.get("deployment.kubernetes.io/revision", 0))
+            image = item["spec"]["template"]["spec"]["containers"][0]["image"]
+            revisions.append((revision, image.rsplit(":", 1)[-1]))
+        return [tag for _, tag in sorted(revisions)]
 
     def build(self, version: str, source: Path) -> str:
         """Build and push the release image (once per version), then apply the manifests."""

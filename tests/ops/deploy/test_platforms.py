@@ -28,6 +28,16 @@ STABLE = {
 }
 
 
+def _replicaset(revision: int, tag: str) -> dict[str, object]:
+    return {
+        "metadata": {"annotations": {"deployment.kubernetes.io/revision": str(revision)}},
+        "spec": {"template": {"spec": {"containers": [{"image": f"registry/api:{tag}"}]}}},
+    }
+
+
+REPLICASETS = {"items": [_replicaset(3, "v3"), _replicaset(1, "v1"), _replicaset(2, "v2")]}
+
+
 class Recorder:
     def __init__(self, fail_on: str | None = None) -> None:
         self.commands: list[list[str]] = []
@@ -40,6 +50,8 @@ class Recorder:
         joined = " ".join(command)
         if self.fail_on and self.fail_on in joined:
             return Completed(1, "", f"error: {self.fail_on} broke\n")
+        if "get replicasets" in joined:
+            return Completed(0, json.dumps(REPLICASETS))
         if "jsonpath" in joined:
             return Completed(0, "ghcr.io/example/trading-api:old")
         if "-o json" in joined:
@@ -135,7 +147,7 @@ def test_kubernetes_discard_status_down_and_rollback(monkeypatch: pytest.MonkeyP
     }  # fmt: skip
     assert platform.down() == ["deployment/trading-api scaled to 0"]
     assert "rolled back" in platform.rollback()
-    assert platform.available_versions() == []
+    assert platform.available_versions() == ["v1", "v2", "v3"]
     assert platform.prune(3, set()) == []
     assert "ok" in platform.logs(candidate)
     platform.preflight()
