@@ -26,7 +26,9 @@ CADDYFILE = """\
 \tpersist_config off
 }}
 
-http://127.0.0.1:{port} {{
+# Any Host header (127.0.0.1, localhost, a name in /etc/hosts), loopback only.
+:{port} {{
+\tbind 127.0.0.1
 \treverse_proxy unix/{socket} {{
 \t\ttransport http {{
 \t\t\tkeepalive off

@@ -69,7 +69,8 @@ def test_proxy_config_and_atomic_switch(tmp_path: Path) -> None:
     config = proxy.config()
     assert f"unix/{tmp_path / 'current.sock'}" in config
     assert "keepalive off" in config
-    assert "http://127.0.0.1:18080" in config
+    assert ":18080 {" in config
+    assert "bind 127.0.0.1" in config
     assert proxy.target() is None
     proxy.point_to(tmp_path / "blue.sock")
     assert proxy.target() == tmp_path / "blue.sock"
