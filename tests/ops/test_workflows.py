@@ -56,8 +56,8 @@ def test_inventory_knows_parametrized_sessions_tags_and_tasks() -> None:
 def test_workflow_hardening(path: Path) -> None:
     data = load(path)
     assert data.get("permissions") == {}, "permissions: {} at the top"
-    if "workflow_call" not in (data.get("on") or {}) or len(data["on"]) > 2:
-        assert "concurrency" in data, "a concurrency group"
+    jobs_with_groups = all("concurrency" in job for job in data["jobs"].values())
+    assert "concurrency" in data or jobs_with_groups, "a concurrency group"
     for job_id, job in data["jobs"].items():
         assert "permissions" in job, f"{job_id}: least-privilege permissions per job"
         if "uses" in job:  # a reusable workflow call
