@@ -74,12 +74,6 @@ def stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def ask(question: str) -> bool:
-    """Interactive confirmation: the operator types the environment name."""
-    stderr(question)
-    return input("> ").strip() != ""
-
-
 def who() -> str:
     """The person (or CI actor) deploying."""
     actor = os.environ.get("GITHUB_ACTOR")

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -80,24 +81,29 @@ def test_open_orders_survive_a_zero_downtime_deploy(deploy_env: DeployEnv) -> No
     assert after.json()["status"] == "new", "the open order is still open after the deploy"
 
 
+def refused_under_load(deploy_env: DeployEnv, version: str, source: Path) -> str:
+    """Deploy a bad release under load: refused, no failed request, v2 still serving."""
+    args = ("deploy", "--env", ENV_NAME, "--version", version, "--source", str(source))
+    code, stderr, load = deploy_under_load(deploy_env, *args)
+    assert code != 0
+    assert load["failed"] == 0, load["samples"]
+    assert deploy_env.serving() == "v2"
+    last = deploy_env.audit()[-1]
+    assert (last["version"], last["result"]) == (version, "failed")
+    return stderr
+
+
 def test_release_failing_readiness_never_takes_traffic(deploy_env: DeployEnv) -> None:
     source = broken_source(
         deploy_env.root, "not-ready", "app/api/routes/ops.py",
         "failed = sorted(name for name, check in checks.items() if not check.ok)",
         'failed = ["forced-failure"]',
     )  # fmt: skip
-    code, stderr, load = deploy_under_load(
-        deploy_env, "deploy", "--env", ENV_NAME, "--version", "bad-ready", "--source", str(source)
-    )
-    assert code != 0
+    stderr = refused_under_load(deploy_env, "bad-ready", source)
     assert "FAIL readiness" in stderr
     assert "not ready: forced-failure" in stderr
     assert "last log lines of bad-ready" in stderr
-    assert load["failed"] == 0, load["samples"]
-    assert deploy_env.serving() == "v2"
-    last = deploy_env.audit()[-1]
-    assert (last["version"], last["result"]) == ("bad-ready", "failed")
-    assert last["reason"].startswith("readiness:")
+    assert deploy_env.audit()[-1]["reason"].startswith("readiness:")
 
 
 def test_release_failing_a_smoke_test_never_takes_traffic(deploy_env: DeployEnv) -> None:
@@ -106,14 +112,9 @@ def test_release_failing_a_smoke_test_never_takes_traffic(deploy_env: DeployEnv)
         "order = await order_service.cancel_order(sessions, caller.account.id, order_id)",
         'raise RuntimeError("cancel is broken")',
     )  # fmt: skip
-    code, stderr, load = deploy_under_load(
-        deploy_env, "deploy", "--env", ENV_NAME, "--version", "bad-smoke", "--source", str(source)
-    )
-    assert code != 0
+    stderr = refused_under_load(deploy_env, "bad-smoke", source)
     assert "FAIL smoke" in stderr
     assert "cancel the smoke order: expected 200, got 500" in stderr
-    assert load["failed"] == 0, load["samples"]
-    assert deploy_env.serving() == "v2"
     assert deploy_env.audit()[-1]["reason"].startswith("smoke: smoke:place_cancel")
 
 
