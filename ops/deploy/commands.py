@@ -166,7 +166,7 @@ def pre_deploy_backup(environment: Environment, secrets: dict[str, str]) -> str:
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "invoke", "backup.db", "--env", environment.name, "--yes"]
+    command = [sys.executable, "-m", "invoke", "backup.db", "--env", environment.name, "--verify"]
     result = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         command, cwd=ROOT, capture_output=True, text=True, check=False
     )
