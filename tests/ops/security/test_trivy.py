@@ -1,0 +1,118 @@
+"""trivy: a root Dockerfile and a dangerous compose file fail and are named.
+
+The repository passing trivy (a slow scanner) is shown by `nox -s trivy`, which CI runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ops.security import gate, trivy
+from tests.ops.security.conftest import require_tool
+
+OFFLINE_DB = "lookup mirror.gcr.io: no such host"
+
+
+@pytest.fixture
+def no_vulnerability_db(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never download the vulnerability database in tests (it is large)."""
+    monkeypatch.setattr(trivy, "vulnerability_db", lambda *_: OFFLINE_DB)
+
+
+def test_a_root_dockerfile_and_a_dangerous_compose_file_fail(
+    vulnerable_tree: Path,
+    reports: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_vulnerability_db: None,
+) -> None:
+    require_tool("trivy")
+    assert trivy.main(["--root", str(vulnerable_tree), "--reports", str(reports)]) == 1
+    err = capsys.readouterr().err
+    assert "high DS-0002 at deploy/Dockerfile: Image user should not be 'root'" in err
+    assert "low DS-0026 at deploy/Dockerfile: No HEALTHCHECK defined" in err
+    assert (
+        'high TRD-C001 at docker-compose.yml:3: Compose service runs privileged: service "api"'
+        in err
+    )
+    assert "high TRD-C002 at docker-compose.yml:3" in err
+    assert "sets POSTGRES_PASSWORD to a literal value" in err
+    assert 'service "postgres" publishes 5432:5432 on every interface' in err
+    assert (
+        f"skipped: vulnerability scan: trivy vulnerability DB not downloadable ({OFFLINE_DB})"
+        in err
+    )
+
+
+def test_an_image_cannot_be_scanned_without_the_database(
+    tmp_path: Path, reports: Path, no_vulnerability_db: None
+) -> None:
+    require_tool("trivy")
+    (tmp_path / "README").write_text("nothing to see\n")
+    options = gate.Options(root=tmp_path, reports=reports, image="ghcr.io/example/app:1")
+    with pytest.raises(gate.GateError, match=r"could not scan image ghcr\.io/example/app:1"):
+        trivy.scan(options)
+
+
+def test_the_database_download_failure_is_the_reason(tmp_path: Path) -> None:
+    require_tool("trivy")
+    reason = trivy.vulnerability_db(gate.find_tool("trivy"), tmp_path)
+    if reason is None:
+        pytest.skip("the trivy vulnerability database is reachable from here")
+    assert "\n" not in reason
+    assert reason
+
+
+def test_commands_skip_what_is_not_committed(tmp_path: Path) -> None:
+    fs = trivy.fs_command("trivy", tmp_path, tmp_path / "o.json", vulnerabilities=True)
+    assert fs[fs.index("--scanners") + 1] == "secret,vuln"
+    assert "--skip-db-update" in fs
+    assert "tests/ops/security/fixtures" in fs
+    assert "**/.venv" in fs
+    assert "--skip-check-update" in fs
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"")
+    assert trivy.image_command("trivy", str(archive), tmp_path / "o.json")[-2:] == [
+        "--input",
+        str(archive),
+    ]
+    assert trivy.image_command("trivy", "app:1", tmp_path / "o.json")[-1] == "app:1"
+
+
+def test_report_parsing_keeps_secrets_out() -> None:
+    report = {
+        "Results": [
+            {
+                "Target": "app/x.py",
+                "Secrets": [
+                    {
+                        "RuleID": "github-pat",
+                        "Title": "GitHub Personal Access Token",
+                        "Severity": "CRITICAL",
+                        "StartLine": 4,
+                        "Match": "token = ghp_****",
+                    }
+                ],
+                "Misconfigurations": [
+                    {"ID": "DS-0001", "Severity": "LOW", "Title": "t", "Status": "PASS"}
+                ],
+                "Vulnerabilities": [
+                    {
+                        "VulnerabilityID": "CVE-1",
+                        "PkgName": "openssl",
+                        "InstalledVersion": "3.0.0",
+                        "Severity": "HIGH",
+                        "Title": "bad",
+                    }
+                ],
+            }
+        ]
+    }
+    secret, vulnerability = trivy.parse(report)
+    assert secret.location == "app/x.py:4"
+    assert "ghp_" not in secret.message
+    assert vulnerability.message == "openssl 3.0.0: CVE-1 (bad), fixed in no fixed release yet"
+    assert trivy.parse(report, location="deploy/Dockerfile")[0].path == "deploy/Dockerfile"
+    with pytest.raises(gate.GateError, match="not a JSON object"):
+        trivy.parse([])
