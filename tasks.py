@@ -7,6 +7,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ops import devtasks
+from ops.backup import tasks as backup_tasks
 from ops.deploy import tasks as deploy_tasks
 
 
@@ -38,6 +39,9 @@ def db_seed(c: Context, json: bool = False) -> None:
 
 
 namespace = Collection(dev, Collection("db", db_migrate, db_seed))
+namespace.add_collection(backup_tasks.backup)
+namespace.add_task(backup_tasks.restore)
+namespace.add_task(backup_tasks.dr_drill, name="dr-drill")
 for _release_task in (
     deploy_tasks.deploy,
     deploy_tasks.rollback,

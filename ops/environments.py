@@ -24,7 +24,6 @@ from ops.project import ROOT
 DEFAULT_ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
 # Another set of definitions (tests, a private fork) can be selected with this variable.
 ENVIRONMENTS_DIR_VARIABLE = "DEPLOY_ENVIRONMENTS_DIR"
-ENVIRONMENTS_DIR = DEFAULT_ENVIRONMENTS_DIR
 Platform = Literal["local", "kubernetes", "railway"]
 SmokeCheck = Literal["health", "version", "login", "place_cancel", "book"]
 DEFAULT_SMOKE: tuple[SmokeCheck, ...] = ("health", "version", "login", "place_cancel", "book")
@@ -197,9 +196,9 @@ class Environment(_Section):
         raise EnvironmentProblem(f"DATABASE_URL: required for environment {self.name!r}")
 
 
-def environments_dir() -> Path:
+def environments_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where the definitions are: ``$DEPLOY_ENVIRONMENTS_DIR`` or deploy/environments."""
-    override = os.environ.get(ENVIRONMENTS_DIR_VARIABLE)
+    override = (os.environ if env is None else env).get(ENVIRONMENTS_DIR_VARIABLE)
     return Path(override) if override else DEFAULT_ENVIRONMENTS_DIR
 
 

@@ -70,10 +70,30 @@ def _commands(script: str) -> Iterator[list[str]]:
                 yield tokens
 
 
+# ``uv run`` options that take a value (the next token is not the program).
+_UV_RUN_VALUE_OPTIONS = frozenset(
+    {"--group", "--only-group", "--extra", "--with", "--with-requirements", "--python", "-p",
+     "--env-file", "--project", "--directory", "--package", "--index", "--no-group"}
+)  # fmt: skip
+
+
+def _unwrap_uv_run(tokens: list[str]) -> list[str]:
+    """``uv run [OPTIONS] PROGRAM ARGS`` -> ``PROGRAM ARGS``; other commands unchanged."""
+    if Path(tokens[0]).name != "uv" or tokens[1:2] != ["run"]:
+        return tokens
+    index = 2
+    while index < len(tokens) and tokens[index].startswith("-"):
+        index += 2 if tokens[index] in _UV_RUN_VALUE_OPTIONS else 1
+    return tokens[index:]
+
+
 def references_in(script: str, where: str) -> list[Reference]:
     """The nox sessions/tags and invoke tasks named in a shell script."""
     found: list[Reference] = []
-    for tokens in _commands(script):
+    for command in _commands(script):
+        tokens = _unwrap_uv_run(command)
+        if not tokens:
+            continue
         program = Path(tokens[0]).name
         if program == "nox":
             found += _nox_references(tokens[1:], where)

@@ -45,6 +45,20 @@ def test_a_reference_to_nothing_is_reported() -> None:
     ]
 
 
+def test_invoke_under_uv_run_is_recognised() -> None:
+    script = (
+        'uv run --locked invoke backup.db --env "$ENV" --verify\n'
+        "uv run --group ops --locked inv restore --env x\n"
+        "uv run --locked pytest -q\n"
+        "uv run\n"
+        "uv pip list"
+    )
+    assert references_in(script, "x") == [
+        Reference("task", "backup.db", "x"),
+        Reference("task", "restore", "x"),
+    ]
+
+
 def test_inventory_knows_parametrized_sessions_tags_and_tasks() -> None:
     known = inventory()
     assert {"tests", "tests-3.11", "lint", "coverage"} <= known.sessions

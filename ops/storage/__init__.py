@@ -1,0 +1,57 @@
+"""Backup storage: one interface (:class:`Storage`), a directory and an S3 backend."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ops.environments import Environment
+from ops.project import ROOT
+from ops.storage.base import ObjectInfo, ObjectMissing, Storage, StorageError, join_key
+from ops.storage.local import LocalStorage
+
+if TYPE_CHECKING:
+    from ops.storage.s3 import S3Settings
+
+__all__ = [
+    "LocalStorage",
+    "ObjectInfo",
+    "ObjectMissing",
+    "Storage",
+    "StorageError",
+    "join_key",
+    "open_storage",
+    "s3_settings",
+]
+
+
+def s3_settings(environment: Environment, env: Mapping[str, str] | None = None) -> S3Settings:
+    """The S3 settings of an environment: the endpoint URL from the variable it names,
+    credentials from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``
+    when set, else boto3's standard chain (profiles, instance roles)."""
+    from ops.storage.s3 import MiB, S3Settings  # boto3 is imported only when S3 is used
+
+    source = os.environ if env is None else env
+    backup = environment.backup
+    if not backup.s3_bucket:
+        raise StorageError(f"environment {environment.name!r}: backup.s3_bucket is not set")
+    return S3Settings(
+        bucket=backup.s3_bucket,
+        prefix=backup.s3_prefix,
+        region=backup.s3_region,
+        endpoint_url=source.get(backup.s3_endpoint_url_env) or None,
+        part_size=backup.s3_part_size_mib * MiB,
+        access_key_id=source.get("AWS_ACCESS_KEY_ID") or None,
+        secret_access_key=source.get("AWS_SECRET_ACCESS_KEY") or None,
+        session_token=source.get("AWS_SESSION_TOKEN") or None,
+    )
+
+
+def open_storage(environment: Environment, env: Mapping[str, str] | None = None) -> Storage:
+    """The backup storage an environment defines (``backup.storage``)."""
+    if environment.backup.storage == "s3":
+        from ops.storage.s3 import S3Storage
+
+        return S3Storage(s3_settings(environment, env))
+    return LocalStorage(ROOT / environment.backup.local_dir)

@@ -1,0 +1,89 @@
+"""The storage interface every backup backend implements, and its errors.
+
+Keys are ``/``-separated relative paths (``local/db/<id>/manifest.json``); a
+backend maps them below its own root (a directory, or a bucket and prefix).
+Payloads are streamed: ``put`` reads a file object until EOF and ``get``
+writes into one, so no object is ever held in memory whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+class StorageError(Exception):
+    """Storage cannot be used; the message is one line naming the store."""
+
+
+class ObjectMissing(StorageError):
+    """The object asked for does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One stored object: its key (relative to the store's root), size and mtime."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Where backups are kept: a local directory or an S3 bucket and prefix."""
+
+    @property
+    def description(self) -> str:
+        """Where this store is, for messages (never with credentials)."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`StorageError` unless the store is reachable and usable."""
+        ...
+
+    def put(self, key: str, source: BinaryIO) -> int:
+        """Store everything ``source`` yields until EOF under ``key``; return the size.
+
+        The object appears only when complete: a failed or killed upload never
+        leaves an object of that key behind.
+        """
+        ...
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store a small object (manifests, reports)."""
+        ...
+
+    def get(self, key: str, sink: BinaryIO) -> int:
+        """Write the object into ``sink``; return the number of bytes."""
+        ...
+
+    def get_bytes(self, key: str) -> bytes:
+        """A small object's content."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and mtime, or None when it does not exist."""
+        ...
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, sorted by key."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove an object (no error when it does not exist)."""
+        ...
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a safe relative key, else raise :class:`StorageError`."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in {"", ".", ".."} for p in parts):
+        raise StorageError(f"invalid object key {key!r}")
+    return key
+
+
+def join_key(*parts: str) -> str:
+    """Join key segments with ``/``, ignoring empty ones and stray slashes."""
+    return "/".join(part.strip("/") for part in parts if part.strip("/"))
