@@ -34,7 +34,7 @@ COVERAGE_FLOOR = 90
 @nox.session(python=PYTHONS, tags=["ci", "tests"])
 def tests(session: nox.Session) -> None:
     """Unit and API tests on the embedded defaults (no services needed)."""
-    support.install_locked(session, "test", "ops")
+    support.install_locked(session, "test", "ops", "security", "perf")
     support.pytest(session, "tests/unit", "tests/api", "tests/ops")
 
 
@@ -99,6 +99,75 @@ def coverage(session: nox.Session) -> None:
 def lock(session: nox.Session) -> None:
     """Check that uv.lock matches pyproject.toml; `-- --update` re-locks, `-- --upgrade` too."""
     support.lock(session)
+
+
+# Security and supply-chain gates (ops/security): each writes reports/security/<gate>.*
+# and `nox -t security` ends with the summary. Every gate accepts every gate's options,
+# so `nox -t security -- --allow-offline` records an unreachable audit service as a skip.
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def bandit(session: nox.Session) -> None:
+    """bandit over the code (not tests/), configured in pyproject.toml; SARIF."""
+    support.install_locked(session, "security", runtime=False)
+    session.run("python", "-m", "ops.security.bandit", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def semgrep(session: nox.Session) -> None:
+    """semgrep with this repository's rules (security/semgrep), offline; SARIF."""
+    support.install_locked(session, "security", runtime=False)
+    session.run("python", "-m", "ops.security.semgrep", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def secrets(session: nox.Session) -> None:
+    """detect-secrets against the reviewed baseline; `-- --history` scans every commit."""
+    support.install_locked(session, "security", runtime=False)
+    session.run("python", "-m", "ops.security.secrets", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def audit(session: nox.Session) -> None:
+    """pip-audit of every pin in uv.lock; fails when it cannot audit (`-- --allow-offline`)."""
+    support.install_locked(session, "security", runtime=False)
+    session.run("python", "-m", "ops.security.audit", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def trivy(session: nox.Session) -> None:
+    """trivy: config (Dockerfile, compose, manifests), secrets, vulns; `-- --image REF`."""
+    support.install_locked(session, "security", runtime=False)
+    session.run("python", "-m", "ops.security.trivy", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def sbom(session: nox.Session) -> None:
+    """CycloneDX SBOM of the locked runtime environment, checked against uv.lock."""
+    support.install_locked(session, "security", runtime=False)
+    session.run(
+        "python", "-m", "ops.security.sbom", f"--uv={support.uv(session)}", *session.posargs
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def licenses(session: nox.Session) -> None:
+    """Runtime dependencies' licences against [tool.trading.licenses] in pyproject.toml."""
+    support.install_locked(session, "security", runtime=False)
+    session.run(
+        "python", "-m", "ops.security.licenses", f"--uv={support.uv(session)}", *session.posargs
+    )
+
+
+@nox.session(name="api-security", python=DEFAULT_PYTHON, tags=["security"], default=False)
+def api_security(session: nox.Session) -> None:
+    """Live app: injection, auth bypass, object authz, CORS, rate limit, schemathesis."""
+    support.install_locked(session, "test", "ops")
+    session.run("python", "-m", "ops.security.api_security", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
+def security(session: nox.Session) -> None:
+    """Summary of the security gates: merged SARIF, table, score; fails on what blocks."""
+    session.run("python", "-m", "ops.security.summary", *session.posargs)
 
 
 if __name__ == "__main__":

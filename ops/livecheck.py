@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 
+from app.cli import DEFAULT_DEMO_PASSWORD
 from ops.appserver import AppProcess
 from ops.project import REPORTS, ROOT
 
 DEMO_ADMIN = "admin@example.com"
-DEMO_PASSWORD = "demo-trader-pass"  # noqa: S105 # pragma: allowlist secret - seed default
 DEFAULT_EXAMPLES = "30"
 
 
@@ -60,7 +60,7 @@ def seeded_server(extra_env: dict[str, str] | None = None) -> Iterator[AppProces
             server.stop()
 
 
-def login(base_url: str, email: str = DEMO_ADMIN, password: str = DEMO_PASSWORD) -> str:
+def login(base_url: str, email: str = DEMO_ADMIN, password: str = DEFAULT_DEMO_PASSWORD) -> str:
     """A bearer token for a seeded user."""
     response = httpx.post(
         f"{base_url}/v1/auth/token", data={"username": email, "password": password}, timeout=10

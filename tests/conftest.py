@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.cli import DEFAULT_DEMO_PASSWORD
 from app.db import migrate
 from app.db.engine import Database
 from app.main import create_app
@@ -26,7 +27,7 @@ from app.settings import Settings
 from tests import backends
 
 TEST_SECRET = "test-signing-key-0123456789-abcdefghijklmnop"  # pragma: allowlist secret
-DEMO_PASSWORD = "demo-trader-pass"  # pragma: allowlist secret
+DEMO_PASSWORD = DEFAULT_DEMO_PASSWORD
 SETTINGS_FIELDS = {name.upper() for name in Settings.model_fields}
 
 

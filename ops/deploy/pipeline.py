@@ -28,6 +28,7 @@ from typing import Literal
 
 import httpx
 
+from app.cli import DEFAULT_DEMO_PASSWORD
 from ops.deploy import gates
 from ops.deploy.audit import AuditLog, DeployRecord, StepRecord
 from ops.deploy.lock import DeployLock, LockHeld
@@ -39,7 +40,6 @@ from ops.project import ROOT
 Action = Literal["deploy", "rollback"]
 Confirm = Callable[[str], bool]
 Backup = Callable[[Environment, dict[str, str]], str]
-DEMO_PASSWORD = "demo-trader-pass"  # noqa: S105 # pragma: allowlist secret - seeded demo user
 
 
 class DeployFailed(Exception):
@@ -363,7 +363,7 @@ def smoke_credentials(environment: Environment, secrets: dict[str, str]) -> gate
     variable = environment.gates.smoke_password_env
     password = secrets.get(variable) or os.environ.get(variable)
     if not password and environment.seed_demo_data:
-        password = DEMO_PASSWORD
+        password = DEFAULT_DEMO_PASSWORD
     if not password:
         raise PlatformError(f"{variable}: the smoke user's password is required")
     return gates.SmokeCredentials(environment.gates.smoke_user, password)

@@ -22,7 +22,6 @@ from ops.project import ROOT
 from tests.helpers import base_env
 
 ENV_NAME = "e2e"
-DEMO_PASSWORD = "demo-trader-pass"  # pragma: allowlist secret
 
 
 @dataclass

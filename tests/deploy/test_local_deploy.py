@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from ops.loadgen import LoadGenerator, login
-from tests.deploy.conftest import DEMO_PASSWORD, ENV_NAME, DeployEnv, Webhook, broken_source
+from tests.conftest import DEMO_PASSWORD
+from tests.deploy.conftest import ENV_NAME, DeployEnv, Webhook, broken_source
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from app.cli import DEFAULT_DEMO_PASSWORD
+from ops.deploy import gates as deploy_gates
 from ops.deploy import pipeline
+from ops.deploy.audit import DeployRecord
 from ops.deploy.gates import GateResult, Target
 from ops.deploy.pipeline import DeployFailed, DeployRequest, Pipeline, smoke_credentials
 from ops.deploy.platforms.base import Candidate, PlatformError
@@ -86,13 +89,11 @@ def environment(tmp_path: Path, **updates: Any) -> Environment:
 @pytest.fixture
 def gates_pass(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     served: list[str] = []
+    monkeypatch.setattr(deploy_gates, "wait_ready", lambda *a, **k: GateResult("r", True, "ready"))
     monkeypatch.setattr(
-        pipeline.gates, "wait_ready", lambda *a, **k: GateResult("r", True, "ready")
+        deploy_gates, "smoke", lambda *a, **k: [GateResult("smoke:health", True, "ok")]
     )
-    monkeypatch.setattr(
-        pipeline.gates, "smoke", lambda *a, **k: [GateResult("smoke:health", True, "ok")]
-    )
-    monkeypatch.setattr(pipeline.gates, "latency", lambda *a, **k: GateResult("l", True, "fast"))
+    monkeypatch.setattr(deploy_gates, "latency", lambda *a, **k: GateResult("l", True, "fast"))
 
     def verify(self: Pipeline, version: str) -> str:
         served.append(version)
@@ -146,7 +147,7 @@ def test_gate_failure_discards_the_candidate(
     tmp_path: Path, gates_pass: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        pipeline.gates, "smoke", lambda *a, **k: [GateResult("smoke:login", False, "401")]
+        deploy_gates, "smoke", lambda *a, **k: [GateResult("smoke:login", False, "401")]
     )
     platform = FakePlatform()
     job = run(tmp_path, platform)
@@ -241,7 +242,7 @@ def test_unexpected_errors_fail_the_step_cleanly(
 def test_smoke_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMOKE_PASSWORD", raising=False)
     local = environment(tmp_path)
-    assert smoke_credentials(local, {}).password == pipeline.DEMO_PASSWORD
+    assert smoke_credentials(local, {}).password == DEFAULT_DEMO_PASSWORD
     assert smoke_credentials(local, {"SMOKE_PASSWORD": "s3cret-pw"}).password == "s3cret-pw"
     staging = load_environment("staging")
     with pytest.raises(PlatformError, match="SMOKE_PASSWORD: the smoke user's password"):
@@ -252,7 +253,12 @@ def test_production_success_is_tagged(
     tmp_path: Path, gates_pass: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tags: list[str] = []
-    monkeypatch.setattr(pipeline, "git_tag", lambda record: tags.append(record.id) or "tagged")
+
+    def tag(record: DeployRecord) -> str:
+        tags.append(record.id)
+        return "tagged"
+
+    monkeypatch.setattr(pipeline, "git_tag", tag)
     production = environment(tmp_path, name="production")
     run(tmp_path, FakePlatform(), env=production).run()
     assert len(tags) == 1
