@@ -199,3 +199,27 @@ def test_commands_refuse_with_one_line(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr("ops.deploy.proxy.sys.executable", "/nonexistent/python")
     with pytest.raises(commands.CommandError, match="not found"):
         commands.deploy("solo", version="v1")
+
+
+def test_pre_deploy_backup_runs_the_backup_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.db import migrate
+    from ops.deploy.platforms import PlatformError
+    from ops.environments import load_environment
+
+    definitions = tmp_path / "environments"
+    definitions.mkdir()
+    (definitions / "guarded.toml").write_text(
+        'platform = "local"\npublic_url = "http://127.0.0.1:1"\npre_deploy_backup = true\n'
+        f'[backup]\nlocal_dir = "{tmp_path / "backups"}"\n'
+        f'[local]\nstate_dir = "{tmp_path / "state"}"\nproxy_port = 1\n'
+    )
+    monkeypatch.setenv("DEPLOY_ENVIRONMENTS_DIR", str(definitions))
+    environment = load_environment("guarded")
+    with pytest.raises(PlatformError, match="pre-deploy backup failed"):
+        commands.pre_deploy_backup(environment, {})
+    environment.shared_data_dir.mkdir(parents=True)
+    migrate.upgrade(environment.database_url({}))
+    assert commands.pre_deploy_backup(environment, {})
+    assert list((tmp_path / "backups").rglob("manifest.json"))
