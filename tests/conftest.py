@@ -75,8 +75,13 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         asyncio.run(_seed(url))
         yield str(path)
         return
+    yield from postgres_template("trading_tpl")
+
+
+def postgres_template(prefix: str) -> Iterator[str]:
+    """Create a migrated, seeded PostgreSQL database; yield its name; drop it afterwards."""
     backends.check_postgres()
-    name = backends.new_database_name("trading_tpl")
+    name = backends.new_database_name(prefix)
     url = backends.create_database(name)
     try:
         migrate.upgrade(url)

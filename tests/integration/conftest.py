@@ -6,15 +6,13 @@ missing service fails instead (see :mod:`tests.backends`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.db import migrate
 from tests import backends
-from tests.conftest import DEMO_PASSWORD, _seed  # noqa: F401 - re-exported for tests
+from tests.conftest import postgres_template
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,15 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A PostgreSQL template database, migrated and seeded."""
-    backends.check_postgres()
-    name = backends.new_database_name("trading_itpl")
-    url = backends.create_database(name)
-    try:
-        migrate.upgrade(url)
-        asyncio.run(_seed(url))
-        yield name
-    finally:
-        backends.drop_database(name)
+    yield from postgres_template("trading_itpl")
 
 
 @pytest.fixture
