@@ -8,7 +8,7 @@ import io
 from collections.abc import Sequence
 from typing import BinaryIO, Protocol
 
-CHUNK = 1024 * 1024
+from ops.storage.base import CHUNK
 
 
 class Transform(Protocol):
@@ -111,12 +111,3 @@ class TransformWriter(io.RawIOBase):
     def finish(self) -> None:
         """Flush what the transforms still hold (call once, at the end)."""
         self.sink.write(_apply(self.transforms, b"", final=True))
-
-
-def copy_stream(source: BinaryIO, sink: BinaryIO) -> int:
-    """Copy until EOF; return the byte count."""
-    size = 0
-    while chunk := source.read(CHUNK):
-        sink.write(chunk)
-        size += len(chunk)
-    return size

@@ -9,8 +9,9 @@ from typing import BinaryIO
 from ops.backup.crypto import Decryptor, EncryptionKey, Encryptor
 from ops.backup.errors import BackupError
 from ops.backup.manifest import ObjectFormat, StoredObject
-from ops.backup.streams import Digest, TransformReader, TransformWriter, copy_stream
+from ops.backup.streams import Digest, TransformReader, TransformWriter
 from ops.storage import Storage
+from ops.storage.base import copy_stream
 
 ENCRYPTED_SUFFIX = ".enc"
 

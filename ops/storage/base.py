@@ -12,6 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
+CHUNK = 1024 * 1024
+"""Bytes read or written at a time when streaming."""
+
+
+def copy_stream(source: BinaryIO, sink: BinaryIO) -> int:
+    """Copy until EOF in :data:`CHUNK` pieces; return the byte count."""
+    size = 0
+    while chunk := source.read(CHUNK):
+        sink.write(chunk)
+        size += len(chunk)
+    return size
+
 
 class StorageError(Exception):
     """Storage cannot be used; the message is one line naming the store."""

@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from ops.storage.base import ObjectInfo, ObjectMissing, StorageError, check_key
+from ops.storage.base import ObjectInfo, ObjectMissing, StorageError, check_key, copy_stream
 
-CHUNK = 1024 * 1024
 PARTIAL = ".partial-"
 
 
@@ -51,7 +50,7 @@ class LocalStorage:
         partial = path.with_name(f"{path.name}{PARTIAL}{secrets.token_hex(4)}")
         try:
             with partial.open("wb") as handle:
-                size = _copy(source, handle)
+                size = copy_stream(source, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             partial.replace(path)
@@ -69,7 +68,7 @@ class LocalStorage:
         """Copy the file into ``sink``."""
         try:
             with self._path(key).open("rb") as handle:
-                return _copy(handle, sink)
+                return copy_stream(handle, sink)
         except FileNotFoundError:
             raise ObjectMissing(f"{self.description}: no object {key}") from None
 
@@ -114,14 +113,6 @@ class LocalStorage:
 def _info(key: str, path: Path) -> ObjectInfo:
     stat = path.stat()
     return ObjectInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
-
-
-def _copy(source: BinaryIO, sink: BinaryIO) -> int:
-    size = 0
-    while chunk := source.read(CHUNK):
-        sink.write(chunk)
-        size += len(chunk)
-    return size
 
 
 def _fsync_dir(directory: Path) -> None:

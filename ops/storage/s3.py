@@ -38,7 +38,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ops.storage.base import ObjectInfo, ObjectMissing, StorageError, check_key, join_key
+from ops.storage.base import (
+    CHUNK,
+    ObjectInfo,
+    ObjectMissing,
+    StorageError,
+    check_key,
+    join_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -49,7 +56,6 @@ MIN_PART = 5 * MiB
 MAX_PART = 5 * 1024 * MiB
 DEFAULT_PART = 64 * MiB
 IN_MEMORY_PARTS = 4
-CHUNK = 1024 * 1024
 _DENIED = {
     "AccessDenied",
     "InvalidAccessKeyId",
