@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import pytest
@@ -110,3 +112,14 @@ def create_database(name: str, template: str | None = None) -> str:
 def drop_database(name: str) -> None:
     """Drop a database, disconnecting anyone still attached."""
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def throwaway_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of ``template`` if given); yields its URL, drops it after."""
+    name = new_database_name(prefix)
+    url = create_database(name, template)
+    try:
+        yield url
+    finally:
+        drop_database(name)

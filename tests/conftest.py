@@ -100,12 +100,8 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
         shutil.copy(database_template, target)
         yield f"sqlite+aiosqlite:///{target}"
         return
-    name = backends.new_database_name("trading_test")
-    url = backends.create_database(name, template=database_template)
-    try:
+    with backends.throwaway_database("trading_test", database_template) as url:
         yield url
-    finally:
-        backends.drop_database(name)
 
 
 @pytest.fixture

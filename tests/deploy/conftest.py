@@ -155,5 +155,5 @@ def webhook() -> Iterator[str]:
     server = HTTPServer(("127.0.0.1", 0), Webhook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXX"
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/test-hook"
     server.shutdown()

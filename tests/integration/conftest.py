@@ -32,24 +32,16 @@ def pg_template() -> Iterator[str]:
 @pytest.fixture
 def pg_url(pg_template: str) -> Iterator[str]:
     """A private PostgreSQL database copied from the template."""
-    name = backends.new_database_name("trading_it")
-    url = backends.create_database(name, template=pg_template)
-    try:
+    with backends.throwaway_database("trading_it", pg_template) as url:
         yield url
-    finally:
-        backends.drop_database(name)
 
 
 @pytest.fixture
 def empty_pg_url() -> Iterator[str]:
     """A private, empty PostgreSQL database."""
     backends.check_postgres()
-    name = backends.new_database_name("trading_empty")
-    url = backends.create_database(name)
-    try:
+    with backends.throwaway_database("trading_empty") as url:
         yield url
-    finally:
-        backends.drop_database(name)
 
 
 @pytest.fixture

@@ -57,13 +57,9 @@ def orders_digest(url: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def big_pg(pg_template: str) -> Iterator[str]:
     """A migrated, seeded database with 100,000 more orders (read-only for the tests)."""
-    name = backends.new_database_name("trading_big")
-    url = backends.create_database(name, template=pg_template)
-    try:
+    with backends.throwaway_database("trading_big", pg_template) as url:
         add_orders(url, 100_000)
         yield url
-    finally:
-        backends.drop_database(name)
 
 
 @pytest.fixture

@@ -62,16 +62,12 @@ def test_round_trip_of_100k_orders_and_plain_pg_restore(
     local = tmp_path / "database.pgdump"
     workspace.s3.client().download_file(BUCKET, key, str(local))
     assert hashlib.sha256(local.read_bytes()).hexdigest() == manifest.objects[0].sha256
-    name = backends.new_database_name("trading_runbook")
-    url = backends.create_database(name)
-    try:
+    with backends.throwaway_database("trading_runbook") as url:
         subprocess.run(
             ["pg_restore", "--no-owner", "--dbname", backends.asyncpg_dsn(url), str(local)],
             check=True,
         )
         assert orders_digest(url) == orders_digest(big_pg)
-    finally:
-        backends.drop_database(name)
 
 
 def test_encrypted_backup_restores_by_the_runbook(
@@ -206,9 +202,7 @@ def test_non_empty_target_needs_force(workspace: Workspace, pg_url: str, pg_temp
     _pg_env(workspace, pg_url, storage="local")
     context = workspace.context("pg")
     create.run(context, "db")
-    name = backends.new_database_name("trading_target")
-    target = backends.create_database(name, template=pg_template)
-    try:
+    with backends.throwaway_database("trading_target", pg_template) as target:
         sql(target, "DELETE FROM positions")
         plan = restore.plan(context, "latest", target, "db")
         assert not plan.empty
@@ -223,8 +217,6 @@ def test_non_empty_target_needs_force(workspace: Workspace, pg_url: str, pg_temp
         assert forced.returncode == 0, forced.stderr
         assert orders_digest(target) == orders_digest(pg_url)
         assert sql(target, "SELECT count(*) FROM positions")[0][0] > 0
-    finally:
-        backends.drop_database(name)
 
 
 def test_passwords_never_reach_the_output(workspace: Workspace, pg_url: str) -> None:
