@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import text
 
 from app.cache import Cache, MemoryCache, RedisCache
 from app.db.engine import Database
@@ -18,6 +17,10 @@ from app.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from app.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class NotReady(Exception):
+    """A dependency answered, but is not in a state the app can serve with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +83,19 @@ class Runtime:
             detail = await asyncio.wait_for(probe, CHECK_TIMEOUT_SECONDS)
         except TimeoutError:
             return CheckResult(False, f"no answer within {CHECK_TIMEOUT_SECONDS:g}s")
+        except NotReady as problem:
+            return CheckResult(False, str(problem))
         except Exception as error:  # any failure of a dependency means not ready
             return CheckResult(False, f"{type(error).__name__}: {error}"[:300])
-        if detail.startswith("!"):
-            return CheckResult(False, detail[1:])
         return CheckResult(True, detail)
 
     async def _database_ready(self) -> str:
-        async with self.database.read_engine_or_engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        revision = await current_revision(self.database.engine)
+        # Reading the revision is the reachability check too: one query, one connection.
+        revision = await current_revision(self.database.read_engine_or_engine)
         if revision != self.head:
-            return f"!migrations not at head: database at {revision}, code expects {self.head}"
+            raise NotReady(
+                f"migrations not at head: database at {revision}, code expects {self.head}"
+            )
         return f"{self.database.dialect} at revision {revision}"
 
     async def _redis_ready(self) -> str:

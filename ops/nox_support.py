@@ -14,7 +14,7 @@ import nox
 from nox.command import CommandFailed
 from nox.virtualenv import find_uv
 
-from ops.project import REPORTS, ROOT
+from ops.project import REPORTS
 from ops.reports import junit_markdown
 
 STALE_LOCK = (
@@ -113,8 +113,3 @@ def lock(session: nox.Session) -> None:
             session.run(executable, "lock", "--check", external=True)
         except CommandFailed:
             session.error(STALE_LOCK)
-
-
-def relative(path: Path) -> str:
-    """A path relative to the repository, for readable logs."""
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

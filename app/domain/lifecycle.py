@@ -28,8 +28,6 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.REJECTED: frozenset(),
 }
 
-INITIAL_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.REJECTED})
-
 
 class IllegalTransition(Exception):
     """An attempt to move an order to a status its current status cannot reach."""

@@ -61,11 +61,6 @@ class MatchResult:
     status: OrderStatus
     rests: bool
 
-    @property
-    def notional(self) -> Decimal:
-        """Sum of price * qty over the executions."""
-        return sum((e.price * e.qty for e in self.executions), ZERO)
-
 
 def crosses(side: Side, price_bound: Decimal, resting_price: Decimal) -> bool:
     """Tell whether an order on ``side`` bounded by ``price_bound`` trades at ``resting_price``."""

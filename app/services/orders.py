@@ -669,18 +669,12 @@ async def symbols_by_id(session: AsyncSession) -> dict[int, str]:
     return {row.id: row.symbol for row in rows}
 
 
-async def count_open_orders(session: AsyncSession) -> int:
-    """How many orders are resting on all books."""
-    return int(await session.scalar(select(func.count()).where(Order.status.in_(OPEN))) or 0)
-
-
 __all__ = [
     "MAX_PLACE_STATEMENTS",
     "OrderRequest",
     "PlaceResult",
     "cancel_all",
     "cancel_order",
-    "count_open_orders",
     "get_order",
     "list_orders",
     "place_order",
