@@ -6,11 +6,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.db.engine import Database
-from app.main import create_app
 from app.settings import Settings
 from tests.conftest import Party, app_client, make_settings
 
@@ -156,14 +154,12 @@ async def test_cors_allows_configured_origins_only(settings: Settings) -> None:
     assert "access-control-allow-origin" not in simple.headers
 
 
-async def _docs_status(app: FastAPI) -> tuple[int, int]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return (
-                (await client.get("/docs")).status_code,
-                (await client.get("/openapi.json")).status_code,
-            )
+async def _docs_status(settings: Settings) -> tuple[int, int]:
+    async with app_client(settings) as client:
+        return (
+            (await client.get("/docs")).status_code,
+            (await client.get("/openapi.json")).status_code,
+        )
 
 
 async def test_docs_are_off_in_production(tmp_path: Path) -> None:
@@ -174,8 +170,8 @@ async def test_docs_are_off_in_production(tmp_path: Path) -> None:
         database_url="postgresql://app@127.0.0.1:1/none",
         data_dir=tmp_path,
     )
-    assert await _docs_status(create_app(production)) == (404, 404)
-    assert await _docs_status(create_app(make_settings(data_dir=tmp_path))) == (200, 200)
+    assert await _docs_status(production) == (404, 404)
+    assert await _docs_status(make_settings(data_dir=tmp_path)) == (200, 200)
 
 
 async def test_production_sends_hsts(tmp_path: Path) -> None:
