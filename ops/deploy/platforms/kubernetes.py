@@ -18,12 +18,12 @@ registry, kubectl with a context that has rights in the namespace, and the
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+from ops.appserver import free_port
 from ops.deploy.gates import Target
 from ops.deploy.platforms.base import (
     Candidate,
@@ -156,7 +156,7 @@ class KubernetesPlatform:
         candidate = _candidate_manifest(stable, self.candidate_name, self.image(version))
         checked(self.run, self.kubectl("apply", "-f", "-"), json.dumps(candidate))
         self._rollout(self.candidate_name)
-        port = _free_port()
+        port = free_port()
         self.forward = subprocess.Popen(  # noqa: S603 - kubectl with built arguments
             self.kubectl("port-forward", f"deployment/{self.candidate_name}", f"{port}:8000"),
             stdout=subprocess.DEVNULL,
@@ -257,10 +257,3 @@ def _candidate_manifest(stable: dict[str, Any], name: str, image: str) -> dict[s
         },
         "spec": {"replicas": 1, "selector": {"matchLabels": selector}, "template": template},
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
