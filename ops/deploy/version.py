@@ -40,9 +40,3 @@ def resolve_version(explicit: str | None = None, source: Path = ROOT) -> str:
     sha = _git("rev-parse", "--short=12", "HEAD", cwd=source)
     dirty = _git("status", "--porcelain", "--untracked-files=no", cwd=source)
     return f"{sha}-dirty" if dirty else sha
-
-
-def tracked_files(source: Path = ROOT) -> list[str]:
-    """Paths git tracks in ``source`` (what a release is built from)."""
-    listing = _git("ls-files", "-z", cwd=source)
-    return [path for path in listing.split("\0") if path]
