@@ -7,6 +7,8 @@ turn it into a non-zero exit without a traceback.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,9 +165,6 @@ def as_json(data: object) -> str:
 
 def pre_deploy_backup(environment: Environment, secrets: dict[str, str]) -> str:
     """Back up the environment's database through ``invoke backup.db``; raise on failure."""
-    import subprocess
-    import sys
-
     command = [sys.executable, "-m", "invoke", "backup.db", "--env", environment.name, "--verify"]
     result = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         command, cwd=ROOT, capture_output=True, text=True, check=False

@@ -8,6 +8,7 @@ and throw a failed candidate away.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,6 @@ class Runner(Protocol):
 
 def subprocess_runner(timeout: float = 900) -> Runner:
     """Run commands for real, capturing their output."""
-    import subprocess
 
     def run(command: Sequence[str], stdin: str | None = None) -> Completed:
         try:

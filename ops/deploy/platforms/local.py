@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,6 @@ class LocalPlatform:
         return release.python
 
     def _run_app(self, version: str, *args: str) -> None:
-        import subprocess
-
         release = self.releases.root / version
         result = subprocess.run(  # noqa: S603 - the release's own interpreter
             [str(self._python(version)), "-m", "app", *args],
