@@ -29,6 +29,10 @@ from tests import backends
 TEST_SECRET = "test-signing-key-0123456789-abcdefghijklmnop"  # pragma: allowlist secret
 DEMO_PASSWORD = DEFAULT_DEMO_PASSWORD
 SETTINGS_FIELDS = {name.upper() for name in Settings.model_fields}
+# Rate-limit windows are aligned to the epoch, so a 60 s window can roll over in the
+# middle of a test and hand out a fresh budget. This window's next boundary is
+# centuries away: counts in tests are exact.
+UNBROKEN_WINDOW_SECONDS = 10**10
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +51,7 @@ def make_settings(**overrides: Any) -> Settings:
         "jwt_secret_key": TEST_SECRET,
         "rate_limit_per_ip": 100_000,
         "rate_limit_per_user": 100_000,
+        "rate_limit_window_seconds": UNBROKEN_WINDOW_SECONDS,
         "log_json": False,
         "market_cache_ttl_seconds": 0,
     }

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from app.cache import RedisCache
 from app.ratelimit import RedisRateLimiter
-from tests.conftest import TEST_SECRET, token_for
+from tests.conftest import TEST_SECRET, UNBROKEN_WINDOW_SECONDS, token_for
 from tests.helpers import AppServer
 
 
@@ -50,6 +50,15 @@ async def test_redis_cache_round_trip(redis_url: str) -> None:
         await client.aclose()
 
 
+async def _delete_keys(redis_url: str, prefix: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        async for key in client.scan_iter(f"{prefix}*"):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
 def _sum_samples(exposition: str, metric: str, **labels: str) -> float:
     total = 0.0
     for line in exposition.splitlines():
@@ -63,15 +72,17 @@ def _sum_samples(exposition: str, metric: str, **labels: str) -> float:
 async def test_two_workers_share_limits_and_metrics(
     pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
+    prefix = f"w{uuid.uuid4().hex[:8]}:"
     server = AppServer(
         {
             "ENVIRONMENT": "testing",
             "DATABASE_URL": pg_url,
             "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"w{uuid.uuid4().hex[:8]}:",
+            "REDIS_PREFIX": prefix,
             "JWT_SECRET_KEY": TEST_SECRET,
             "RATE_LIMIT_PER_USER": "30",
             "RATE_LIMIT_PER_IP": "100000",
+            "RATE_LIMIT_WINDOW_SECONDS": str(UNBROKEN_WINDOW_SECONDS),
             "DATA_DIR": str(tmp_path / "var"),
         },
         cwd=tmp_path,
@@ -96,6 +107,7 @@ async def test_two_workers_share_limits_and_metrics(
             exposition = (await client.get("/metrics")).text
     finally:
         server.stop()
+        await _delete_keys(redis_url, prefix)
     assert len(pids) == 2, "both workers are serving"
     assert statuses.count(200) == 30, "one budget across both workers"
     assert statuses.count(429) == 10

@@ -168,11 +168,7 @@ def test_the_app_passes_every_check() -> None:
 
 
 def test_the_app_enforces_its_rate_limits() -> None:
-    limits = {
-        "RATE_LIMIT_PER_USER": str(api_security.USER_LIMIT),
-        "RATE_LIMIT_PER_IP": str(api_security.ADDRESS_LIMIT),
-    }
-    with livecheck.seeded_server(limits) as server:
+    with livecheck.seeded_server(api_security.RATE_LIMITED_SETTINGS) as server:
         assert api_security.rate_limits(server.url) == []
 
 
