@@ -113,54 +113,43 @@ def lock(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def bandit(session: nox.Session) -> None:
     """bandit over the code (not tests/), configured in pyproject.toml; SARIF."""
-    support.install_locked(session, "security", runtime=False)
-    session.run("python", "-m", "ops.security.bandit", *session.posargs)
+    support.security_gate(session, "bandit")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def semgrep(session: nox.Session) -> None:
     """semgrep with this repository's rules (security/semgrep), offline; SARIF."""
-    support.install_locked(session, "security", runtime=False)
-    session.run("python", "-m", "ops.security.semgrep", *session.posargs)
+    support.security_gate(session, "semgrep")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def secrets(session: nox.Session) -> None:
     """detect-secrets against the reviewed baseline; `-- --history` scans every commit."""
-    support.install_locked(session, "security", runtime=False)
-    session.run("python", "-m", "ops.security.secrets", *session.posargs)
+    support.security_gate(session, "secrets")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def audit(session: nox.Session) -> None:
     """pip-audit of every pin in uv.lock; fails when it cannot audit (`-- --allow-offline`)."""
-    support.install_locked(session, "security", runtime=False)
-    session.run("python", "-m", "ops.security.audit", *session.posargs)
+    support.security_gate(session, "audit")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def trivy(session: nox.Session) -> None:
     """trivy: config (Dockerfile, compose, manifests), secrets, vulns; `-- --image REF`."""
-    support.install_locked(session, "security", runtime=False)
-    session.run("python", "-m", "ops.security.trivy", *session.posargs)
+    support.security_gate(session, "trivy")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def sbom(session: nox.Session) -> None:
     """CycloneDX SBOM of the locked runtime environment, checked against uv.lock."""
-    support.install_locked(session, "security", runtime=False)
-    session.run(
-        "python", "-m", "ops.security.sbom", f"--uv={support.uv(session)}", *session.posargs
-    )
+    support.security_gate(session, "sbom", f"--uv={support.uv(session)}")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def licenses(session: nox.Session) -> None:
     """Runtime dependencies' licences against [tool.trading.licenses] in pyproject.toml."""
-    support.install_locked(session, "security", runtime=False)
-    session.run(
-        "python", "-m", "ops.security.licenses", f"--uv={support.uv(session)}", *session.posargs
-    )
+    support.security_gate(session, "licenses", f"--uv={support.uv(session)}")
 
 
 @nox.session(name="api-security", python=DEFAULT_PYTHON, tags=["security"], default=False)

@@ -57,6 +57,13 @@ def install_locked(session: nox.Session, *groups: str, runtime: bool = True) -> 
     session.run_install(uv(session), *args, env={"UV_PROJECT_ENVIRONMENT": venv}, silent=True)
 
 
+def security_gate(session: nox.Session, gate: str, *args: str) -> None:
+    """Install the locked security tools and run ``python -m ops.security.<gate>``
+    with ``args`` and the session's own arguments."""
+    install_locked(session, "security", runtime=False)
+    session.run("python", "-m", f"ops.security.{gate}", *args, *session.posargs)
+
+
 NO_COVERAGE = "--no-coverage"
 
 

@@ -75,6 +75,19 @@ def test_stale_lock_stops_before_installing() -> None:
     assert len(fake.calls) == 1
 
 
+def test_security_gate_runs_the_module_with_the_security_tools() -> None:
+    fake = FakeSession(posargs=["--allow-offline"])
+    nox_support.security_gate(fake.session, "sbom", "--uv=/bin/uv")
+    assert "--only-group=security" in fake.calls[1][1]
+    assert fake.calls[-1][1] == (
+        "python",
+        "-m",
+        "ops.security.sbom",
+        "--uv=/bin/uv",
+        "--allow-offline",
+    )
+
+
 def test_pytest_writes_junit_and_coverage_and_passes_arguments(tmp_path: Path) -> None:
     fake = FakeSession(posargs=["-k", "orders"])
     nox_support.pytest(fake.session, "tests/unit")
