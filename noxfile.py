@@ -5,7 +5,7 @@
 """Sessions shared by laptops and CI: `nox -l` lists them, `nox -t ci` runs CI's quality gate.
 
 Every session installs exactly what uv.lock pins. What each one does lives in
-ops/nox_support.py and ops/checks.py; this file only declares them.
+ops/sessions/; this file only declares them.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ops/ lives beside this file
 
-from ops import checks
-from ops import nox_support as support
 from ops.project import supported_pythons
+from ops.sessions import install, testing
+from ops.sessions import lint as linters
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -37,74 +37,74 @@ def tests(session: nox.Session) -> None:
     # The app is tested on every supported Python; the tooling (tests/ops), which
     # runs on the CI's Python, only on the default one.
     if session.python == DEFAULT_PYTHON:
-        support.install_locked(session, "test", "ops", "security", "perf")
-        support.pytest(session, "tests/unit", "tests/api", "tests/ops")
+        install.install_locked(session, "test", "ops", "security", "perf")
+        testing.pytest(session, "tests/unit", "tests/api", "tests/ops")
     else:
-        support.install_locked(session, "test", "ops")
-        support.pytest(session, "tests/unit", "tests/api")
+        install.install_locked(session, "test", "ops")
+        testing.pytest(session, "tests/unit", "tests/api")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)
 def integration(session: nox.Session) -> None:
     """PostgreSQL and Redis tests, and the API suite again on PostgreSQL."""
-    support.install_locked(session, "test", "ops")
-    support.pytest(session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"})
+    install.install_locked(session, "test", "ops")
+    testing.pytest(session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"})
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["services"], default=False)
 def api(session: nox.Session) -> None:
     """Schemathesis CLI with all checks against a live server on a free port."""
-    support.install_locked(session, "test", "ops")
-    session.run("python", "-m", "ops.livecheck", *session.posargs)
+    install.install_locked(session, "test", "ops")
+    session.run("python", "-m", "ops.live.schemathesis", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "deploy"], default=False)
 def deploy(session: nox.Session) -> None:
     """invoke deploy end to end: real Caddy and app processes, zero-downtime under load."""
-    support.install_locked(session, "test", "ops")
-    support.pytest(session, "tests/deploy")
+    install.install_locked(session, "test", "ops")
+    testing.pytest(session, "tests/e2e")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["perf"], default=False)
 def perf(session: nox.Session) -> None:
     """Locust load test with thresholds; `-- --host URL` loads a deployed environment."""
-    support.install_locked(session, "perf", "ops")
+    install.install_locked(session, "perf", "ops")
     session.run("python", "-m", "ops.perf", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "lint"])
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), actionlint, zizmor, hadolint, shellcheck, compose schema."""
-    support.install_locked(session, "lint", runtime=False)
-    for command in checks.lint_commands():
+    install.install_locked(session, "lint", runtime=False)
+    for command in linters.lint_commands():
         session.run(*command)
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "typecheck"])
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over app/, ops/, tests/, noxfile.py and tasks.py."""
-    support.install_locked(session, "typecheck")
-    session.run("mypy", *checks.TYPECHECK_TARGETS, *session.posargs)
+    install.install_locked(session, "typecheck")
+    session.run("mypy", *linters.TYPECHECK_TARGETS, *session.posargs)
 
 
 @nox.session(name="pre-commit", python=DEFAULT_PYTHON, tags=["lint"], default=False)
 def pre_commit(session: nox.Session) -> None:
     """Every pre-commit hook over every file."""
-    support.install_locked(session, "lint", runtime=False)
+    install.install_locked(session, "lint", runtime=False)
     session.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", *session.posargs)
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci"])
 def coverage(session: nox.Session) -> None:
     """Combine the coverage of every test session: HTML, XML, summary; fail under 90%."""
-    support.install_locked(session, "coverage", runtime=False)
-    support.coverage_report(session, fail_under=COVERAGE_FLOOR)
+    install.install_locked(session, "coverage", runtime=False)
+    testing.coverage_report(session, fail_under=COVERAGE_FLOOR)
 
 
 @nox.session(python=False, tags=["deps"])
 def lock(session: nox.Session) -> None:
     """Check that uv.lock matches pyproject.toml; `-- --update` re-locks, `-- --upgrade` too."""
-    support.lock(session)
+    install.lock(session)
 
 
 # Security and supply-chain gates (ops/security): each writes reports/security/<gate>.*
@@ -113,49 +113,49 @@ def lock(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def bandit(session: nox.Session) -> None:
     """bandit over the code (not tests/), configured in pyproject.toml; SARIF."""
-    support.security_gate(session, "bandit")
+    install.security_gate(session, "bandit")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def semgrep(session: nox.Session) -> None:
     """semgrep with this repository's rules (security/semgrep), offline; SARIF."""
-    support.security_gate(session, "semgrep")
+    install.security_gate(session, "semgrep")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def secrets(session: nox.Session) -> None:
     """detect-secrets against the reviewed baseline; `-- --history` scans every commit."""
-    support.security_gate(session, "secrets")
+    install.security_gate(session, "secrets")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def audit(session: nox.Session) -> None:
     """pip-audit of every pin in uv.lock; fails when it cannot audit (`-- --allow-offline`)."""
-    support.security_gate(session, "audit")
+    install.security_gate(session, "audit")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def trivy(session: nox.Session) -> None:
     """trivy: config (Dockerfile, compose, manifests), secrets, vulns; `-- --image REF`."""
-    support.security_gate(session, "trivy")
+    install.security_gate(session, "trivy")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def sbom(session: nox.Session) -> None:
     """CycloneDX SBOM of the locked runtime environment, checked against uv.lock."""
-    support.security_gate(session, "sbom", f"--uv={support.uv(session)}")
+    install.security_gate(session, "sbom", f"--uv={install.uv(session)}")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def licenses(session: nox.Session) -> None:
     """Runtime dependencies' licences against [tool.trading.licenses] in pyproject.toml."""
-    support.security_gate(session, "licenses", f"--uv={support.uv(session)}")
+    install.security_gate(session, "licenses", f"--uv={install.uv(session)}")
 
 
 @nox.session(name="api-security", python=DEFAULT_PYTHON, tags=["security"], default=False)
 def api_security(session: nox.Session) -> None:
     """Live app: injection, auth bypass, object authz, CORS, rate limit, schemathesis."""
-    support.install_locked(session, "test", "ops")
+    install.install_locked(session, "test", "ops")
     session.run("python", "-m", "ops.security.api_security", *session.posargs)
 
 

@@ -19,8 +19,6 @@ from app.settings import ConfigError, Environment, Settings, load_settings
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
 DEMO_PASSWORD_ENV = "SEED_PASSWORD"  # noqa: S105 - a variable name
-# Only ever accepted in development and testing.
-DEFAULT_DEMO_PASSWORD = "demo-trader-pass"  # noqa: S105  # pragma: allowlist secret
 
 
 class CommandError(Exception):
@@ -108,7 +106,9 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
     if password is None:
         if settings.environment.is_deployed:
             raise CommandError(f"{DEMO_PASSWORD_ENV}: is required in {settings.environment}")
-        password = DEFAULT_DEMO_PASSWORD
+        from app.services.seed import DEMO_PASSWORD
+
+        password = DEMO_PASSWORD
     if len(password) < 8:
         raise CommandError(f"{DEMO_PASSWORD_ENV}: must be at least 8 characters")
 

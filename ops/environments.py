@@ -10,7 +10,6 @@ line naming the file and the field or variable, before anything changes.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.settings import is_placeholder
+from ops.core.environ import read_dotenv
+from ops.core.exits import CannotRun, OpsError
 from ops.project import ROOT
 
 DEFAULT_ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
@@ -29,7 +30,7 @@ SmokeCheck = Literal["health", "version", "login", "place_cancel", "book"]
 DEFAULT_SMOKE: tuple[SmokeCheck, ...] = ("health", "version", "login", "place_cancel", "book")
 
 
-class EnvironmentProblem(Exception):
+class EnvironmentProblem(CannotRun):
     """An environment cannot be used; the message is one line."""
 
 
@@ -126,8 +127,8 @@ class RailwayPlatform(_Section):
     environment: str = "production"
 
 
-class Environment(_Section):
-    """One deployment target."""
+class EnvironmentDefinition(_Section):
+    """One deployment target, as ``deploy/environments/<name>.toml`` defines it."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
     description: str = ""
@@ -196,25 +197,26 @@ class Environment(_Section):
         raise EnvironmentProblem(f"DATABASE_URL: required for environment {self.name!r}")
 
 
-def environments_dir(env: Mapping[str, str] | None = None) -> Path:
+def environments_dir(env: Mapping[str, str]) -> Path:
     """Where the definitions are: ``$DEPLOY_ENVIRONMENTS_DIR`` or deploy/environments."""
-    override = (os.environ if env is None else env).get(ENVIRONMENTS_DIR_VARIABLE)
+    override = env.get(ENVIRONMENTS_DIR_VARIABLE)
     return Path(override) if override else DEFAULT_ENVIRONMENTS_DIR
 
 
-def environment_path(name: str, directory: Path | None = None) -> Path:
+def environment_path(name: str, directory: Path = DEFAULT_ENVIRONMENTS_DIR) -> Path:
     """The definition file of ``name``."""
-    return (directory or environments_dir()) / f"{name}.toml"
+    return directory / f"{name}.toml"
 
 
-def available(directory: Path | None = None) -> list[str]:
+def available(directory: Path = DEFAULT_ENVIRONMENTS_DIR) -> list[str]:
     """Names of every defined environment."""
-    return sorted(path.stem for path in (directory or environments_dir()).glob("*.toml"))
+    return sorted(path.stem for path in directory.glob("*.toml"))
 
 
-def load_environment(name: str, directory: Path | None = None) -> Environment:
+def load_environment(
+    name: str, directory: Path = DEFAULT_ENVIRONMENTS_DIR
+) -> EnvironmentDefinition:
     """Read and validate one definition; raise :class:`EnvironmentProblem` with one line."""
-    directory = directory or environments_dir()
     path = environment_path(name, directory)
     if not path.is_file():
         known = ", ".join(available(directory)) or "none"
@@ -227,7 +229,7 @@ def load_environment(name: str, directory: Path | None = None) -> Environment:
     if data["name"] != name:
         raise EnvironmentProblem(f"{_rel(path)}: name is {data['name']!r}, file says {name!r}")
     try:
-        return Environment.model_validate(data)
+        return EnvironmentDefinition.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "definition"
@@ -239,40 +241,24 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=value`` lines of a dotenv file (comments and blanks ignored; no expansion)."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise EnvironmentProblem(f"{_rel(path)}:{number}: expected KEY=value")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 def local_secrets_file(name: str, root: Path = ROOT) -> Path:
     """The git-ignored file that may hold an environment's secrets."""
     return root / f".env.{name}.local"
 
 
 def resolve_secrets(
-    environment: Environment,
-    process_env: Mapping[str, str] | None = None,
-    root: Path = ROOT,
+    environment: EnvironmentDefinition, env: Mapping[str, str], root: Path = ROOT
 ) -> dict[str, str]:
     """Every required secret, from the process environment first, then ``.env.<name>.local``.
 
     Raises :class:`EnvironmentProblem` naming the first secret that is missing or a
     placeholder.
     """
-    env = os.environ if process_env is None else process_env
     local_file = local_secrets_file(environment.name, root)
-    from_file = read_env_file(local_file)
+    try:
+        from_file = read_dotenv(local_file)
+    except OpsError as error:
+        raise EnvironmentProblem(str(error)) from None
     resolved: dict[str, str] = {}
     for key in environment.required_secrets:
         value = env.get(key) or from_file.get(key)

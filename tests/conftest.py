@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +13,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.cli import DEFAULT_DEMO_PASSWORD
-from app.db import migrate
 from app.db.engine import Database
 from app.main import create_app
-from app.security import create_access_token
-from app.services.seed import DEMO_USERS, seed
 from app.settings import Settings
-from tests import backends
+from tests.support import backends
+from tests.support.app import (
+    SETTINGS_FIELDS,
+    Party,
+    make_settings,
+    migrate_and_seed,
+    postgres_template,
+    seeded_parties,
+)
 
-TEST_SECRET = "test-signing-key-0123456789-abcdefghijklmnop"  # pragma: allowlist secret
-DEMO_PASSWORD = DEFAULT_DEMO_PASSWORD
-SETTINGS_FIELDS = {name.upper() for name in Settings.model_fields}
-# Rate-limit windows are aligned to the epoch, so a 60 s window can roll over in the
-# middle of a test and hand out a fresh budget. This window's next boundary is
-# centuries away: counts in tests are exact.
-UNBROKEN_WINDOW_SECONDS = 10**10
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture(autouse=True)
@@ -44,29 +38,6 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.chdir(tmp_path)
 
 
-def make_settings(**overrides: Any) -> Settings:
-    """Settings for tests: testing environment, fixed secret, generous rate limits."""
-    values: dict[str, Any] = {
-        "environment": "testing",
-        "jwt_secret_key": TEST_SECRET,
-        "rate_limit_per_ip": 100_000,
-        "rate_limit_per_user": 100_000,
-        "rate_limit_window_seconds": UNBROKEN_WINDOW_SECONDS,
-        "log_json": False,
-        "market_cache_ttl_seconds": 0,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)
-
-
-async def _seed(url: str) -> None:
-    database = Database(url)
-    try:
-        await seed(database.sessions, DEMO_PASSWORD)
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database migrated to head and seeded; each test gets a copy.
@@ -75,25 +46,10 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """
     if backends.backend() == "sqlite":
         path = tmp_path_factory.mktemp("template") / "trading.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        migrate.upgrade(url)
-        asyncio.run(_seed(url))
+        migrate_and_seed(f"sqlite+aiosqlite:///{path}")
         yield str(path)
         return
     yield from postgres_template("trading_tpl")
-
-
-def postgres_template(prefix: str) -> Iterator[str]:
-    """Create a migrated, seeded PostgreSQL database; yield its name; drop it afterwards."""
-    backends.check_postgres()
-    name = backends.new_database_name(prefix)
-    url = backends.create_database(name)
-    try:
-        migrate.upgrade(url)
-        asyncio.run(_seed(url))
-        yield name
-    finally:
-        backends.drop_database(name)
 
 
 @pytest.fixture
@@ -119,18 +75,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url=database_url, data_dir=tmp_path / "var", **extra)
 
 
-@asynccontextmanager
-async def app_client(
-    settings: Settings, client: tuple[str, int] = ("127.0.0.1", 50000)
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An app built from ``settings``, running, with an in-process HTTP client."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-
-
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The application with its lifespan running."""
@@ -147,42 +91,10 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@dataclass(frozen=True)
-class Party:
-    """A seeded user with a ready bearer token."""
-
-    email: str
-    user_id: int
-    account_id: int
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Authorization header for this user."""
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def token_for(user_id: int, role: str, **overrides: Any) -> str:
-    """A valid token signed with the test secret."""
-    values: dict[str, Any] = {
-        "user_id": user_id,
-        "role": role,
-        "secret": TEST_SECRET,
-        "algorithm": "HS256",
-        "expires_in": timedelta(minutes=30),
-    }
-    values.update(overrides)
-    return create_access_token(**values)
-
-
 @pytest.fixture(scope="session")
 def parties() -> dict[str, Party]:
     """The seeded users by first name; ids follow seed order (users and accounts 1..4)."""
-    result = {}
-    for index, (email, role) in enumerate(DEMO_USERS, start=1):
-        name = email.split("@")[0]
-        result[name] = Party(email, index, index, token_for(index, role.value))
-    return result
+    return seeded_parties()
 
 
 @pytest.fixture

@@ -14,9 +14,14 @@ from app.services import accounts
 
 SEED_NOTE = "seed"
 DEMO_CASH = Decimal("1000000")
+# The demo users' password: public (the README gives it), accepted only in
+# development and testing -- the CLI asks for SEED_PASSWORD anywhere else.
+DEMO_PASSWORD = "demo-trader-pass"  # noqa: S105  # pragma: allowlist secret
+DEMO_ADMIN = "admin@example.com"
+DEMO_TRADER = "alice@example.com"
 DEMO_USERS = (
-    ("admin@example.com", Role.ADMIN),
-    ("alice@example.com", Role.TRADER),
+    (DEMO_ADMIN, Role.ADMIN),
+    (DEMO_TRADER, Role.TRADER),
     ("bob@example.com", Role.TRADER),
     ("carol@example.com", Role.TRADER),
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ops.backup.errors import BackupError
 from ops.backup.manifest import FileEntry
-from ops.environments import Environment
+from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
 
 # Environment files (secrets: config backups are always encrypted), workflows,
@@ -40,7 +40,7 @@ STATE_PATHS = (
 )
 
 
-def patterns(environment: Environment, kind: str) -> list[str]:
+def patterns(environment: EnvironmentDefinition, kind: str) -> list[str]:
     """The path patterns of a config or state backup, placeholders filled in."""
     chosen = environment.backup.config_paths if kind == "config" else environment.backup.state_paths
     default = CONFIG_PATHS if kind == "config" else STATE_PATHS

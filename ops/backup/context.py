@@ -15,7 +15,7 @@ from ops.backup.crypto import EncryptionKey, load_key
 from ops.backup.errors import BackupError
 from ops.environments import (
     DEFAULT_ENVIRONMENTS_DIR,
-    Environment,
+    EnvironmentDefinition,
     EnvironmentProblem,
     environments_dir,
     load_environment,
@@ -36,7 +36,7 @@ def utcnow() -> datetime:
 class BackupContext:
     """One environment's backup settings, storage and secrets."""
 
-    environment: Environment
+    environment: EnvironmentDefinition
     storage: Storage
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Clock = utcnow

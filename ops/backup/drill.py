@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 import httpx
 
 from app.db import migrate
-from ops.appserver import AppProcess, ServerFailed
 from ops.backup import postgres, restore, smoke
 from ops.backup.catalog import BackupEntry, resolve, scan
 from ops.backup.context import BackupContext, host
@@ -36,7 +35,8 @@ from ops.backup.errors import BackupError
 from ops.backup.layout import drill_key, new_id
 from ops.backup.report import DrillReport, StepOutcome
 from ops.backup.verify import verify
-from ops.notify import Message, send
+from ops.core.notify import Message, send
+from ops.live.server import AppServer, ServerFailed
 from ops.project import REPORTS
 from ops.storage import StorageError
 
@@ -80,7 +80,7 @@ class Drill:
             rto_target_seconds=context.environment.drill.rto_seconds,
             rpo_target_seconds=context.environment.drill.rpo_seconds, host=host(),
         )  # fmt: skip
-        self.app: AppProcess | None = None
+        self.app: AppServer | None = None
         self.scratch: tuple[str, str] | None = None  # (server URL, database name)
 
     def step(
@@ -181,8 +181,8 @@ class Drill:
         variable = self.context.environment.drill.server_url_env
         return self.server_url or self.context.env.get(variable) or self.context.database_url()
 
-    def _start_app(self, target: restore.Target, secret: str) -> AppProcess:
-        env = {
+    def _start_app(self, target: restore.Target, secret: str) -> AppServer:
+        settings = {
             "DATABASE_URL": target.location,
             "ENVIRONMENT": "testing",
             "JWT_SECRET_KEY": secret,
@@ -190,7 +190,9 @@ class Drill:
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_ENABLED": "false",
         }
-        self.app = AppProcess(env, self.workdir, log_path=self.workdir / "server.log")
+        self.app = AppServer(
+            settings, self.workdir, env=self.context.env, log_path=self.workdir / "server.log"
+        )
         self.app.start(timeout=self.context.environment.timeouts.readiness_seconds)
         return self.app
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class BackupError(Exception):
+from ops.core.exits import OpsError
+
+
+class BackupError(OpsError):
     """A backup, verify, prune, restore or drill step failed; the message is one line."""
+
+    exit_code: ClassVar[int] = 1

@@ -213,11 +213,11 @@ def database_url(server_url: str, name: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-async def create_database(server_url: str, name: str) -> str:
-    """Create an empty database (from template0) on the server; return its URL."""
+async def create_database(server_url: str, name: str, template: str = "template0") -> str:
+    """Create a database on the server, a copy of ``template`` (default: empty); its URL."""
     connection = await connect(server_url)
     try:
-        await connection.execute(f"CREATE DATABASE {quote(name)} TEMPLATE template0")
+        await connection.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
     except asyncpg.PostgresError as error:
         raise BackupError(f"cannot create database {name}: {error}") from None
     finally:

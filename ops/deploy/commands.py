@@ -11,35 +11,46 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from ops.core import environ
+from ops.core.exits import OpsError
 from ops.deploy.audit import AuditLog, DeployRecord
 from ops.deploy.lock import force_release, read_lock
 from ops.deploy.pipeline import Backup, DeployFailed, DeployRequest, Pipeline, smoke_credentials
 from ops.deploy.platforms import Platform, PlatformError, platform_for
 from ops.deploy.version import VersionError, resolve_version
-from ops.environments import Environment, EnvironmentProblem, load_environment, resolve_secrets
+from ops.environments import (
+    EnvironmentDefinition,
+    EnvironmentProblem,
+    environments_dir,
+    load_environment,
+    resolve_secrets,
+)
 from ops.project import ROOT
 
 
-class CommandError(Exception):
+class CommandError(OpsError):
     """A deploy command cannot go on; the message is one line."""
+
+    exit_code: ClassVar[int] = 1
 
 
 @dataclass
 class Context:
     """An environment ready to act on."""
 
-    environment: Environment
+    environment: EnvironmentDefinition
     secrets: dict[str, str]
     platform: Platform
 
 
 def prepare(env_name: str, check_tools: bool = True) -> Context:
     """Load and validate everything before anything changes."""
+    env = environ.current()
     try:
-        environment = load_environment(env_name)
-        secrets = resolve_secrets(environment)
+        environment = load_environment(env_name, environments_dir(env))
+        secrets = resolve_secrets(environment, env)
         platform = platform_for(environment, secrets)
         if check_tools:
             platform.preflight()
@@ -163,7 +174,7 @@ def as_json(data: object) -> str:
     return json.dumps(data, indent=2, default=str)
 
 
-def pre_deploy_backup(environment: Environment, secrets: dict[str, str]) -> str:
+def pre_deploy_backup(environment: EnvironmentDefinition, secrets: dict[str, str]) -> str:
     """Back up the environment's database through ``invoke backup.db``; raise on failure."""
     command = [sys.executable, "-m", "invoke", "backup.db", "--env", environment.name, "--verify"]
     result = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments

@@ -28,18 +28,19 @@ from typing import Literal
 
 import httpx
 
-from app.cli import DEFAULT_DEMO_PASSWORD
+from app.services.seed import DEMO_PASSWORD
+from ops.core import environ
+from ops.core.notify import Message, send
 from ops.deploy import gates
 from ops.deploy.audit import AuditLog, DeployRecord, StepRecord
 from ops.deploy.lock import DeployLock, LockHeld
 from ops.deploy.platforms.base import Candidate, Platform, PlatformError
-from ops.environments import Environment
-from ops.notify import Message, send
+from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
 
 Action = Literal["deploy", "rollback"]
 Confirm = Callable[[str], bool]
-Backup = Callable[[Environment, dict[str, str]], str]
+Backup = Callable[[EnvironmentDefinition, dict[str, str]], str]
 
 
 class DeployFailed(Exception):
@@ -58,7 +59,7 @@ class StepFailed(Exception):
 class DeployRequest:
     """What to deploy where, and how carefully."""
 
-    environment: Environment
+    environment: EnvironmentDefinition
     version: str
     action: Action = "deploy"
     source: Path = ROOT
@@ -336,7 +337,9 @@ class Pipeline:
         )
         if result == "succeeded" and self.environment.is_production:
             self.out(f"  tag: {git_tag(self.record)}")
-        delivery = send(self._message(), self.environment.notify.slack_webhook_env)
+        delivery = send(
+            self._message(), self.environment.notify.slack_webhook_env, environ.current()
+        )
         self.out(
             f"{self.request.action} {result} in {self.record.duration_seconds:.1f}s"
             f"{(': ' + reason) if reason else ''} (notification: {delivery.detail})"
@@ -358,12 +361,14 @@ class Pipeline:
         return Message(f"{record.action} {record.environment} {record.result}", ok, fields)
 
 
-def smoke_credentials(environment: Environment, secrets: dict[str, str]) -> gates.SmokeCredentials:
+def smoke_credentials(
+    environment: EnvironmentDefinition, secrets: dict[str, str]
+) -> gates.SmokeCredentials:
     """The smoke user's credentials; raise :class:`PlatformError` when there is no password."""
     variable = environment.gates.smoke_password_env
     password = secrets.get(variable) or os.environ.get(variable)
     if not password and environment.seed_demo_data:
-        password = DEFAULT_DEMO_PASSWORD
+        password = DEMO_PASSWORD
     if not password:
         raise PlatformError(f"{variable}: the smoke user's password is required")
     return gates.SmokeCredentials(environment.gates.smoke_user, password)

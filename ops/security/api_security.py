@@ -1,7 +1,7 @@
 """The ``api-security`` gate: dynamic checks against the running app.
 
 This project's answer to an OWASP ZAP baseline job, with no Docker needed. The
-app is started by :func:`ops.livecheck.seeded_server` (migrated, seeded, on a
+app is started by :func:`ops.live.server.seeded_server` (migrated, seeded, on a
 free port) with a known signing key and one allowed CORS origin, and checked:
 
 - injection: SQL and XSS payloads in every string parameter of every operation;
@@ -34,8 +34,12 @@ from typing import Any
 import httpx
 from fastapi.routing import APIRoute
 
-from ops import livecheck
-from ops.appserver import ServerFailed
+from app.services.seed import DEMO_ADMIN, DEMO_PASSWORD, DEMO_TRADER
+from ops.core import environ
+from ops.core.exits import OpsError
+from ops.live import server as live
+from ops.live.client import TradingClient, limit_order
+from ops.live.schemathesis import schemathesis_command
 from ops.project import ROOT
 from ops.security import gate
 from ops.security.api_checks import (
@@ -95,18 +99,28 @@ class Accounts:
     resources: Mapping[str, str]
 
 
+def login(base_url: str, email: str, password: str = DEMO_PASSWORD) -> str:
+    """A bearer token for a user of the server at ``base_url``."""
+    with TradingClient(base_url) as client:
+        return client.login(email, password)
+
+
+def new_trader(base_url: str, prefix: str) -> str:
+    """Register a trader with a random address and password; returns its token."""
+    email, password = f"{prefix}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+    with TradingClient(base_url) as client:
+        client.register(email, password)
+        return client.login(email, password)
+
+
 def prepare(base_url: str) -> Accounts:
     """Log in the seeded admin and trader, register a second trader, place the first's order."""
-    admin = livecheck.login(base_url)
-    owner = livecheck.login(base_url, "alice@example.com")
-    email, password = f"intruder-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        client.post("/v1/auth/register", json={"email": email, "password": password})
-        intruder = livecheck.login(base_url, email, password)
-        mine = {"Authorization": f"Bearer {owner}"}
-        account = client.get("/v1/me", headers=mine).raise_for_status().json()["account_id"]
-        order = {"symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", "limit_price": "100"}
-        placed = client.post("/v1/orders", json=order, headers=mine).raise_for_status().json()
+    admin = login(base_url, DEMO_ADMIN)
+    owner = login(base_url, DEMO_TRADER)
+    intruder = new_trader(base_url, "intruder")
+    with TradingClient(base_url, token=owner) as client:
+        account = client.me()["account_id"]
+        placed = client.place(limit_order("AAPL", "buy", "1", "100"))
     resources = {"order_id": str(placed["id"]), "account_id": str(account)}
     return Accounts(admin, owner, intruder, resources)
 
@@ -144,7 +158,7 @@ def schemathesis(base_url: str, token: str, max_examples: int, reports: Path) ->
     junit.unlink(missing_ok=True)
     extra = ["--max-examples", str(max_examples), "--report-junit-path", str(junit)]
     extra += ["--report-dir", str(native / "schemathesis")]
-    command = livecheck.schemathesis_command(base_url, token, extra)
+    command = schemathesis_command(base_url, token, extra)
     gate.run_tool(command, cwd=ROOT, ok=(0, 1))
     return schemathesis_problems(junit)
 
@@ -167,10 +181,8 @@ def schemathesis_problems(junit: Path) -> list[Problem]:
 
 def rate_limits(base_url: str) -> list[Problem]:
     """On a server started with low limits: per user, then per address."""
-    email, password = f"limits-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
+    token = new_trader(base_url, "limits")
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        client.post("/v1/auth/register", json={"email": email, "password": password})
-        token = livecheck.login(base_url, email, password)
         problems = rate_limit(client, "/v1/me", USER_LIMIT, token)
         problems += rate_limit(client, "/v1/instruments", ADDRESS_LIMIT)
     return problems
@@ -218,20 +230,22 @@ def scan(options: gate.Options) -> gate.GateResult:
     rules = policy()
     secret = secrets.token_urlsafe(48)
     checked = {"JWT_SECRET_KEY": secret, "CORS_ORIGINS": ALLOWED_ORIGIN}
+    env = environ.current()
     try:
-        with livecheck.seeded_server(checked) as server:
+        with live.seeded_server(env, checked) as server:
             schema = httpx.get(f"{server.url}/openapi.json", timeout=10).raise_for_status().json()
             accounts = prepare(server.url)
             problems, skipped = run_checks(
                 server.url, schema, accounts, rules, secret, ALLOWED_ORIGIN
             )
-            livecheck.fund_caller(server.url, accounts.admin)
-            problems += schemathesis(
-                server.url, accounts.admin, options.max_examples, options.reports
-            )
-        with livecheck.seeded_server(RATE_LIMITED_SETTINGS) as server:
+            with live.funded_admin(server.url) as admin:
+                assert admin.token is not None
+                problems += schemathesis(
+                    server.url, admin.token, options.max_examples, options.reports
+                )
+        with live.seeded_server(env, RATE_LIMITED_SETTINGS) as server:
             problems += rate_limits(server.url)
-    except (ServerFailed, httpx.HTTPError) as error:
+    except (OpsError, httpx.HTTPError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise gate.GateError(f"the app could not be checked: {first}") from None
     findings = to_findings(problems, route_locations())

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ops.environments import Environment
+from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
 from ops.storage.base import ObjectInfo, ObjectMissing, Storage, StorageError, join_key
 from ops.storage.local import LocalStorage
@@ -26,7 +26,9 @@ __all__ = [
 ]
 
 
-def s3_settings(environment: Environment, env: Mapping[str, str] | None = None) -> S3Settings:
+def s3_settings(
+    environment: EnvironmentDefinition, env: Mapping[str, str] | None = None
+) -> S3Settings:
     """The S3 settings of an environment: the endpoint URL from the variable it names,
     credentials from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``
     when set, else boto3's standard chain (profiles, instance roles)."""
@@ -48,7 +50,9 @@ def s3_settings(environment: Environment, env: Mapping[str, str] | None = None) 
     )
 
 
-def open_storage(environment: Environment, env: Mapping[str, str] | None = None) -> Storage:
+def open_storage(
+    environment: EnvironmentDefinition, env: Mapping[str, str] | None = None
+) -> Storage:
     """The backup storage an environment defines (``backup.storage``)."""
     if environment.backup.storage == "s3":
         from ops.storage.s3 import S3Storage

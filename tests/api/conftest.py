@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Party
+from tests.support.app import Party
 
 
 class Trading:

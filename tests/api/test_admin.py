@@ -11,7 +11,7 @@ from app.domain.enums import CASH_ASSET
 from app.services.accounts import ledger_balance
 from app.services.audit import check_invariants
 from tests.api.conftest import Trading
-from tests.conftest import Party
+from tests.support.app import Party
 
 
 async def test_deposit_credits_cash_and_the_ledger(

@@ -11,7 +11,7 @@ from app.db.models import Account, Order, Position
 from app.domain.enums import OrderType, Side, TimeInForce
 from app.services.audit import check_invariants
 from app.services.orders import OrderRequest, place_order
-from tests.conftest import Party
+from tests.support.app import Party
 
 
 async def _problems(database: Database) -> list[str]:

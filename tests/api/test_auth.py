@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.conftest import DEMO_PASSWORD, Party, token_for
+from tests.support.app import DEMO_PASSWORD, Party, token_for
 
 
 async def test_register_login_me(client: httpx.AsyncClient) -> None:

@@ -14,7 +14,7 @@ from app.db.engine import Database
 from app.db.models import Account, LedgerEntry, Order, Position
 from app.domain.enums import OrderType, Side, TimeInForce
 from app.services.orders import OrderRequest, cancel_order, place_order
-from tests.conftest import Party
+from tests.support.app import Party
 
 
 async def _fails(database: Database, change: Callable[[AsyncSession], Awaitable[object]]) -> str:

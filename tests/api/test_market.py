@@ -6,7 +6,7 @@ import httpx
 
 from app.settings import Settings
 from tests.api.conftest import Trading
-from tests.conftest import Party, app_client
+from tests.support.app import Party, app_client
 
 
 async def test_instruments_are_seeded_by_migration(client: httpx.AsyncClient) -> None:

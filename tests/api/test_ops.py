@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app.db.engine import Database
 from app.settings import Settings
-from tests.conftest import Party, app_client, make_settings
+from tests.support.app import Party, app_client, make_settings
 
 
 async def test_health_touches_nothing(client: httpx.AsyncClient) -> None:

@@ -11,7 +11,7 @@ import pytest
 from app.db.engine import Database
 from app.services.audit import check_invariants
 from tests.api.conftest import Trading
-from tests.conftest import Party
+from tests.support.app import Party
 
 
 async def assert_books_balance(database: Database) -> None:

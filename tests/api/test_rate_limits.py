@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.settings import Settings
-from tests.conftest import Party, app_client
+from tests.support.app import Party, app_client
 
 
 async def test_per_user_limit_returns_429_with_retry_after(

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.generation.case import Case
 
 from app.main import create_app
-from tests import backends
-from tests.conftest import Party, make_settings
+from tests.support import backends
+from tests.support.app import Party, make_settings
 
 FUZZ_EXAMPLES = 25
 FUZZ_DIR = Path(tempfile.mkdtemp(prefix="trading-fuzz-"))

@@ -19,7 +19,7 @@ from sqlalchemy import event
 from app.db.engine import Database
 from app.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from app.services.orders import MAX_PLACE_STATEMENTS, OrderRequest, place_order
-from tests.conftest import Party
+from tests.support.app import Party
 
 COLLAR = D("0.05")
 

@@ -16,7 +16,7 @@ from app.domain.enums import OrderType, Side, TimeInForce
 from app.services.audit import check_invariants
 from app.services.errors import IdempotencyConflict, NotFound, OrderNotOpen
 from app.services.orders import OrderRequest, cancel_all, cancel_order, place_order
-from tests.conftest import Party
+from tests.support.app import Party
 
 TRADERS = (2, 3, 4)  # seeded account ids of alice, bob, carol
 COLLAR = Decimal("0.05")

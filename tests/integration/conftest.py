@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import backends
-from tests.conftest import postgres_template
+from tests.support import backends
+from tests.support.app import postgres_template
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

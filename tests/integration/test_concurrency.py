@@ -7,6 +7,7 @@ create two orders for one client_order_id; the books balance afterwards.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,8 @@ import pytest
 
 from app.db.engine import Database
 from app.services.audit import check_invariants
-from tests.conftest import TEST_SECRET, token_for
-from tests.helpers import AppServer
+from ops.live.server import AppServer
+from tests.support.app import TEST_SECRET, token_for
 
 CLIENTS = 40
 
@@ -35,7 +36,8 @@ def server(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[AppServer]:
             "RATE_LIMIT_ENABLED": "false",
             "DATA_DIR": str(tmp_path / "var"),
         },
-        cwd=tmp_path,
+        tmp_path,
+        env=os.environ,
         workers=2,
     )
     app.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 
 import httpx
@@ -18,8 +19,8 @@ from sqlalchemy import func, select
 from app.db.engine import Database
 from app.db.models import Order
 from app.services.audit import check_invariants
-from tests.conftest import TEST_SECRET, token_for
-from tests.helpers import AppServer
+from ops.live.server import AppServer
+from tests.support.app import TEST_SECRET, token_for
 
 CLIENTS = 12
 ORDERS_PER_CLIENT = 25
@@ -63,14 +64,14 @@ async def _client(
 
 
 async def test_kill_and_restart_mid_trading(pg_url: str, tmp_path: Path) -> None:
-    env = {
+    settings = {
         "ENVIRONMENT": "testing",
         "DATABASE_URL": pg_url,
         "JWT_SECRET_KEY": TEST_SECRET,
         "RATE_LIMIT_ENABLED": "false",
         "DATA_DIR": str(tmp_path / "var"),
     }
-    first = AppServer(env, cwd=tmp_path)
+    first = AppServer(settings, tmp_path, env=os.environ)
     first.start()
     acknowledged: dict[str, int] = {}
     halfway = asyncio.Event()
@@ -81,7 +82,7 @@ async def test_kill_and_restart_mid_trading(pg_url: str, tmp_path: Path) -> None
         await asyncio.wait_for(halfway.wait(), 60)
         first.kill()
         killed_at = len(acknowledged)
-        second = AppServer(env, cwd=tmp_path, port=first.port)
+        second = AppServer(settings, tmp_path, env=os.environ, port=first.port)
         await asyncio.to_thread(second.start)
         try:
             await clients

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -10,8 +11,8 @@ from redis.asyncio import Redis
 
 from app.cache import RedisCache
 from app.ratelimit import RedisRateLimiter
-from tests.conftest import TEST_SECRET, UNBROKEN_WINDOW_SECONDS, token_for
-from tests.helpers import AppServer
+from ops.live.server import AppServer
+from tests.support.app import TEST_SECRET, UNBROKEN_WINDOW_SECONDS, token_for
 
 
 async def test_redis_rate_limit_is_shared_and_expires(redis_url: str) -> None:
@@ -85,7 +86,8 @@ async def test_two_workers_share_limits_and_metrics(
             "RATE_LIMIT_WINDOW_SECONDS": str(UNBROKEN_WINDOW_SECONDS),
             "DATA_DIR": str(tmp_path / "var"),
         },
-        cwd=tmp_path,
+        tmp_path,
+        env=os.environ,
         workers=2,
     )
     server.start()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from ops.core.environ import read_dotenv
 from ops.environments import (
     EnvironmentProblem,
     available,
     load_environment,
-    read_env_file,
     resolve_secrets,
 )
 from ops.project import ROOT
@@ -30,7 +30,7 @@ def test_committed_env_files_hold_only_placeholders() -> None:
     from app.settings import is_placeholder
 
     for name in (".env.example", ".env.staging", ".env.production", ".env.test"):
-        for key, value in read_env_file(ROOT / name).items():
+        for key, value in read_dotenv(ROOT / name).items():
             if any(word in key for word in ("SECRET", "PASSWORD", "KEY", "URL")) and value:
                 assert is_placeholder(value) or "<" in value, f"{name}: {key} is not a placeholder"
 
@@ -103,11 +103,11 @@ def test_placeholder_secrets_are_refused(tmp_path: Path) -> None:
         resolve_secrets(staging, env, tmp_path)
 
 
-def test_malformed_env_file(tmp_path: Path) -> None:
-    path = tmp_path / ".env.x"
-    path.write_text("GOOD=1\nthis is not an assignment\n")
-    with pytest.raises(EnvironmentProblem, match=r":2: expected KEY=value"):
-        read_env_file(path)
+def test_malformed_local_secrets_file(tmp_path: Path) -> None:
+    staging = load_environment("staging")
+    (tmp_path / ".env.staging.local").write_text("GOOD=1\nthis is not an assignment\n")
+    with pytest.raises(EnvironmentProblem, match=r"^\.env\.staging\.local:2: expected KEY=value$"):
+        resolve_secrets(staging, {}, tmp_path)
 
 
 def test_database_url_of_an_environment() -> None:

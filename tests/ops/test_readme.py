@@ -34,7 +34,7 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 
 
 def test_every_session_is_documented() -> None:
-    from ops.workflows import inventory
+    from tests.support.workflows import inventory
 
     for session in inventory().sessions:
         base = session.split("-3.")[0]

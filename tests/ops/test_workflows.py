@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.workflows import (
+from tests.support.workflows import (
     Inventory,
     Reference,
     all_references,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from app.settings import ConfigError, Environment, is_placeholder, load_settings
-from tests.helpers import run_app_cli
+from ops.core.commands import Completed
+from ops.live.server import app_cli
 
 GOOD_SECRET = "k3Jq9vX2mB7tR4wZ8pL1nF6hD0sA5cE9gU2yT7qW"  # pragma: allowlist secret
 PG_URL = "postgresql://app@db.internal:5432/trading"
@@ -121,24 +123,24 @@ def test_real_secret_is_not_a_placeholder() -> None:
 
 
 def test_bad_setting_ends_the_process_with_one_line(tmp_path: Path) -> None:
-    result = run_app_cli(
+    result = run_app(
         "check-config",
         env={"ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme"},
         cwd=tmp_path,
     )
-    assert result.returncode == 2
+    assert result.code == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "JWT_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_check_config_prints_no_secret(tmp_path: Path) -> None:
-    result = run_app_cli(
+    result = run_app(
         "check-config",
         env={"JWT_SECRET_KEY": GOOD_SECRET, "DATABASE_URL": "postgresql://u:pw1234@h/db"},
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.stderr
     assert GOOD_SECRET not in result.stdout
     assert "pw1234" not in result.stdout
     assert '"jwt_secret": "set"' in result.stdout
@@ -153,3 +155,8 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
         keys = set(pool.map(lambda _: _local_secret(tmp_path / "jwt-secret"), range(16)))
     assert len(keys) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jwt-secret"]
+
+
+def run_app(*args: str, env: dict[str, str], cwd: Path) -> Completed:
+    """``python -m app ARGS`` with exactly the settings in ``env``."""
+    return app_cli(*args, settings=env, env=os.environ, cwd=cwd)

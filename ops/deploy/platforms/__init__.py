@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ops.deploy.platforms.base import Candidate, Platform, PlatformError
-from ops.environments import Environment
+from ops.environments import EnvironmentDefinition
 
 
-def platform_for(environment: Environment, secrets: dict[str, str]) -> Platform:
+def platform_for(environment: EnvironmentDefinition, secrets: dict[str, str]) -> Platform:
     """The platform object for an environment's ``platform`` setting."""
     from ops.deploy.platforms.kubernetes import KubernetesPlatform
     from ops.deploy.platforms.local import LocalPlatform

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ops.appserver import free_port
+from ops.core.processes import free_port
 from ops.deploy.gates import Target
 from ops.deploy.platforms.base import (
     Candidate,
@@ -32,7 +32,7 @@ from ops.deploy.platforms.base import (
     checked,
     subprocess_runner,
 )
-from ops.environments import Environment
+from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
 
 
@@ -42,7 +42,10 @@ class KubernetesPlatform:
     name = "kubernetes"
 
     def __init__(
-        self, environment: Environment, secrets: dict[str, str], runner: Runner | None = None
+        self,
+        environment: EnvironmentDefinition,
+        secrets: dict[str, str],
+        runner: Runner | None = None,
     ) -> None:
         self.environment = environment
         self.config = environment.kubernetes

@@ -27,7 +27,7 @@ from ops.deploy.gates import Target
 from ops.deploy.platforms.base import Candidate, PlatformError
 from ops.deploy.proxy import CaddyProxy, ProxyError, find_caddy
 from ops.deploy.release import ReleaseError, ReleaseStore, find_uv
-from ops.environments import Environment
+from ops.environments import EnvironmentDefinition
 
 SLOTS = ("blue", "green")
 # After the switch, new connections go to the new socket at once; connections
@@ -40,7 +40,7 @@ class LocalPlatform:
 
     name = "local"
 
-    def __init__(self, environment: Environment, secrets: dict[str, str]) -> None:
+    def __init__(self, environment: EnvironmentDefinition, secrets: dict[str, str]) -> None:
         self.environment = environment
         self.secrets = secrets
         self.state = environment.state_dir

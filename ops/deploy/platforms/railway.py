@@ -17,7 +17,7 @@ from typing import Any
 from ops.deploy.gates import Target
 from ops.deploy.platforms.base import Candidate, PlatformError, Runner, checked, subprocess_runner
 from ops.deploy.release import ReleaseStore
-from ops.environments import Environment
+from ops.environments import EnvironmentDefinition
 
 
 class RailwayPlatform:
@@ -26,7 +26,10 @@ class RailwayPlatform:
     name = "railway"
 
     def __init__(
-        self, environment: Environment, secrets: dict[str, str], runner: Runner | None = None
+        self,
+        environment: EnvironmentDefinition,
+        secrets: dict[str, str],
+        runner: Runner | None = None,
     ) -> None:
         self.environment = environment
         self.config = environment.railway

@@ -1,4 +1,4 @@
-"""Fixtures for the PostgreSQL backup tests: SeaweedFS, workspaces, a 100k-order database."""
+"""Fixtures for the PostgreSQL backup tests: a 100k-order database, stand-in client tools."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests import backends
-from tests.ops.backup.helpers import Workspace
-from tests.s3server import S3Server, s3_server  # noqa: F401 - the fixture, re-exported
+from tests.support import backends
 
 BULK_ORDERS = """
 INSERT INTO orders (account_id, instrument_id, client_order_id, request_hash, side, order_type,
@@ -60,12 +58,6 @@ def big_pg(pg_template: str) -> Iterator[str]:
     with backends.throwaway_database("trading_big", pg_template) as url:
         add_orders(url, 100_000)
         yield url
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, s3_server: S3Server) -> Workspace:  # noqa: F811 - the fixture
-    """Environment definitions, storage and state under this test's directory."""
-    return Workspace(tmp_path / "ws", s3_server)
 
 
 def shim(directory: Path, name: str, body: str) -> Path:

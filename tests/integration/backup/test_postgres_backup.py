@@ -22,11 +22,12 @@ from ops.backup.errors import BackupError
 from ops.backup.layout import object_key
 from ops.backup.retention import INCOMPLETE_GRACE
 from ops.backup.verify import verify
-from tests import backends
-from tests.helpers import REPO_ROOT, base_env
+from ops.project import ROOT as REPO_ROOT
 from tests.integration.backup.conftest import orders_digest, path_with, shim, sql
-from tests.ops.backup.helpers import FakeClock, Workspace, run_invoke
-from tests.s3server import BUCKET
+from tests.support import backends
+from tests.support.invoke import run_invoke, subprocess_env
+from tests.support.s3 import BUCKET
+from tests.support.workspace import FakeClock, Workspace
 
 
 def _pg_env(workspace: Workspace, url: str, **backup: object) -> None:
@@ -81,7 +82,7 @@ def test_encrypted_backup_restores_by_the_runbook(
     plain = tmp_path / "database.pgdump"
     done = subprocess.run(
         [sys.executable, "-m", "ops.backup", "decrypt", str(stored), str(plain)],
-        env=base_env() | {"BACKUP_ENCRYPTION_KEY": workspace.env()["BACKUP_ENCRYPTION_KEY"]},
+        env=subprocess_env({"BACKUP_ENCRYPTION_KEY": workspace.env()["BACKUP_ENCRYPTION_KEY"]}),
         capture_output=True,
         text=True,
         check=False,
@@ -149,7 +150,7 @@ def test_a_killed_backup_is_never_listed_as_complete(
         "pg_dump",
         f'[ "$1" = --version ] && exec {real} --version\n{real} "$@"\ntouch {marker}\nsleep 600\n',
     )
-    env = base_env() | workspace.env(PATH=path_with(stuck.parent))
+    env = subprocess_env(workspace.env(PATH=path_with(stuck.parent)))
     process = subprocess.Popen(
         [
             sys.executable,

@@ -1,20 +1,13 @@
-"""Fixtures for the backup tests: the SeaweedFS server, workspaces, a seeded SQLite database."""
+"""Fixtures for the backup tests: a workspace with a seeded SQLite database (the S3 server
+and the workspace itself are shared fixtures, tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.ops.backup.helpers import Workspace
-from tests.s3server import S3Server, s3_server  # noqa: F401 - the fixture, re-exported
-
-
-@pytest.fixture
-def workspace(tmp_path: Path, s3_server: S3Server) -> Workspace:  # noqa: F811 - the fixture
-    """Environment definitions, storage and state under this test's directory."""
-    return Workspace(tmp_path / "ws", s3_server)
+from tests.support.workspace import Workspace
 
 
 @pytest.fixture

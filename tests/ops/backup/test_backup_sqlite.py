@@ -19,9 +19,10 @@ from ops.backup.layout import object_key
 from ops.backup.output import Output
 from ops.backup.retention import Decision
 from ops.backup.verify import verify
-from tests.helpers import base_env
-from tests.ops.backup.helpers import OTHER_KEY, FakeClock, Workspace, add_sqlite_orders, flip_byte
-from tests.s3server import BUCKET
+from tests.ops.backup.helpers import add_sqlite_orders, flip_byte
+from tests.support.invoke import subprocess_env
+from tests.support.s3 import BUCKET
+from tests.support.workspace import OTHER_KEY, FakeClock, Workspace
 
 
 def rows(path: Path, table: str) -> list[tuple[object, ...]]:
@@ -110,7 +111,7 @@ def test_a_backup_killed_before_its_manifest_is_not_complete(
     seeded.define("demo", storage=storage_kind)
     done = subprocess.run(
         [sys.executable, "-c", KILLER, "demo"],
-        env=base_env() | seeded.env(),
+        env=subprocess_env(seeded.env()),
         capture_output=True,
         text=True,
         check=False,

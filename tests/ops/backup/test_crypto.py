@@ -18,8 +18,8 @@ from ops.backup.crypto import (
     key_from_text,
     load_key,
 )
-from tests.helpers import base_env
-from tests.ops.backup.helpers import KEY, OTHER_KEY
+from tests.support.invoke import subprocess_env
+from tests.support.workspace import KEY, OTHER_KEY
 
 CHUNK = 64
 
@@ -136,7 +136,7 @@ def test_key_ids_differ_and_hide_the_key() -> None:
 
 
 def _decrypt_cli(source: Path, target: Path, key: str | None) -> subprocess.CompletedProcess[str]:
-    env = base_env() | ({"BACKUP_ENCRYPTION_KEY": key} if key else {})
+    env = subprocess_env({"BACKUP_ENCRYPTION_KEY": key} if key else {})
     return subprocess.run(
         [sys.executable, "-m", "ops.backup", "decrypt", str(source), str(target)],
         capture_output=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
@@ -16,14 +15,9 @@ from ops.backup.errors import BackupError
 from ops.backup.layout import drill_key, object_key
 from ops.backup.output import Output
 from ops.backup.report import history
-from tests.ops.backup.helpers import Webhook, Workspace, add_sqlite_orders, flip_byte
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    yield hook
-    hook.close()
+from tests.ops.backup.helpers import add_sqlite_orders, flip_byte
+from tests.support.webhook import Webhook
+from tests.support.workspace import Workspace
 
 
 def test_a_drill_restores_runs_the_app_and_reports(seeded: Workspace, tmp_path: Path) -> None:

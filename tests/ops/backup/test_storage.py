@@ -21,8 +21,8 @@ from ops.storage.s3 import (
     check_part_size,
     max_object_size,
 )
-from tests.ops.backup.helpers import Workspace
-from tests.s3server import BUCKET, S3Server
+from tests.support.s3 import BUCKET, S3Server
+from tests.support.workspace import Workspace
 
 GiB = 1024 * MiB
 

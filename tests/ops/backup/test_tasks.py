@@ -9,8 +9,9 @@ import pytest
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from ops.backup import tasks
-from tests.ops.backup.helpers import Workspace, run_invoke
+from ops.tasks import backup as tasks
+from tests.support.invoke import run_invoke
+from tests.support.workspace import Workspace
 
 
 @pytest.fixture

@@ -216,7 +216,7 @@ def test_pre_deploy_backup_runs_the_backup_task(
         f'[local]\nstate_dir = "{tmp_path / "state"}"\nproxy_port = 1\n'
     )
     monkeypatch.setenv("DEPLOY_ENVIRONMENTS_DIR", str(definitions))
-    environment = load_environment("guarded")
+    environment = load_environment("guarded", definitions)
     with pytest.raises(PlatformError, match="pre-deploy backup failed"):
         commands.pre_deploy_backup(environment, {})
     environment.shared_data_dir.mkdir(parents=True)

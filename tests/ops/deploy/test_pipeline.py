@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from app.cli import DEFAULT_DEMO_PASSWORD
+from app.services.seed import DEMO_PASSWORD
 from ops.deploy import gates as deploy_gates
 from ops.deploy import pipeline
 from ops.deploy.audit import DeployRecord
 from ops.deploy.gates import GateResult, Target
 from ops.deploy.pipeline import DeployFailed, DeployRequest, Pipeline, smoke_credentials
 from ops.deploy.platforms.base import Candidate, PlatformError
-from ops.environments import Environment, load_environment
+from ops.environments import EnvironmentDefinition, load_environment
 
 
 class FakePlatform:
@@ -80,7 +80,7 @@ class FakePlatform:
         return []
 
 
-def environment(tmp_path: Path, **updates: Any) -> Environment:
+def environment(tmp_path: Path, **updates: Any) -> EnvironmentDefinition:
     base = load_environment("local")
     local = base.local.model_copy(update={"state_dir": str(tmp_path / "state")})
     return base.model_copy(update={"local": local, **updates})
@@ -107,7 +107,7 @@ def gates_pass(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def pipeline_delivery() -> Any:
-    from ops.notify import Delivery
+    from ops.core.notify import Delivery
 
     return Delivery(False, "no webhook configured")
 
@@ -209,7 +209,7 @@ def test_interactive_confirmation(tmp_path: Path, gates_pass: list[str]) -> None
 def test_pre_deploy_backup_gates_the_deploy(tmp_path: Path, gates_pass: list[str]) -> None:
     guarded = environment(tmp_path, pre_deploy_backup=True)
 
-    def failing_backup(_env: Environment, _secrets: dict[str, str]) -> str:
+    def failing_backup(_env: EnvironmentDefinition, _secrets: dict[str, str]) -> str:
         raise PlatformError("storage unreachable")
 
     platform = FakePlatform()
@@ -242,7 +242,7 @@ def test_unexpected_errors_fail_the_step_cleanly(
 def test_smoke_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMOKE_PASSWORD", raising=False)
     local = environment(tmp_path)
-    assert smoke_credentials(local, {}).password == DEFAULT_DEMO_PASSWORD
+    assert smoke_credentials(local, {}).password == DEMO_PASSWORD
     assert smoke_credentials(local, {"SMOKE_PASSWORD": "s3cret-pw"}).password == "s3cret-pw"
     staging = load_environment("staging")
     with pytest.raises(PlatformError, match="SMOKE_PASSWORD: the smoke user's password"):

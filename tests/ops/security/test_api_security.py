@@ -13,7 +13,9 @@ import httpx
 import jwt
 import pytest
 
-from ops import livecheck
+from ops.core import environ
+from ops.live import server as live
+from ops.live.client import TradingClient
 from ops.security import api_checks, api_security, gate
 from ops.security.api_checks import Problem
 from ops.security.findings import Severity
@@ -121,7 +123,7 @@ def test_a_schemathesis_report_that_is_missing_is_one_line(tmp_path: Path) -> No
 
 
 @contextmanager
-def standing_in(_env: dict[str, str] | None = None) -> Iterator[Any]:
+def standing_in(_env: object = None, _settings: object = None) -> Iterator[Any]:
     with vulnerable_api.serving() as url:
         yield SimpleNamespace(url=url)
 
@@ -135,9 +137,11 @@ def test_the_gate_fails_against_the_stand_in_and_names_each_problem(
         vulnerable_api.intruder_token(),
         ORDER,
     )
-    monkeypatch.setattr(livecheck, "seeded_server", standing_in)
-    monkeypatch.setattr(livecheck, "fund_caller", lambda *_: None)
-    monkeypatch.setattr(livecheck, "login", lambda *_: vulnerable_api.intruder_token())
+    monkeypatch.setattr(live, "seeded_server", standing_in)
+    monkeypatch.setattr(
+        live, "funded_admin", lambda url: TradingClient(url, token=vulnerable_api.intruder_token())
+    )
+    monkeypatch.setattr(api_security, "new_trader", lambda *_: vulnerable_api.intruder_token())
     monkeypatch.setattr(api_security, "prepare", lambda _url: accounts)
     monkeypatch.setattr(
         api_security,
@@ -157,7 +161,7 @@ def test_the_gate_fails_against_the_stand_in_and_names_each_problem(
 def test_the_app_passes_every_check() -> None:
     secret = secrets.token_urlsafe(48)
     env = {"JWT_SECRET_KEY": secret, "CORS_ORIGINS": api_security.ALLOWED_ORIGIN}
-    with livecheck.seeded_server(env) as server:
+    with live.seeded_server(environ.current(), env) as server:
         schema = httpx.get(f"{server.url}/openapi.json", timeout=10).json()
         accounts = api_security.prepare(server.url)
         problems, skipped = api_security.run_checks(
@@ -168,7 +172,7 @@ def test_the_app_passes_every_check() -> None:
 
 
 def test_the_app_enforces_its_rate_limits() -> None:
-    with livecheck.seeded_server(api_security.RATE_LIMITED_SETTINGS) as server:
+    with live.seeded_server(environ.current(), api_security.RATE_LIMITED_SETTINGS) as server:
         assert api_security.rate_limits(server.url) == []
 
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Form
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from ops.appserver import free_port
+from ops.core.processes import free_port
 
 SIGNING_KEY = secrets.token_urlsafe(48)
 OWNER_ORDER = 7

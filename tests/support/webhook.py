@@ -1,0 +1,42 @@
+"""A local HTTP server standing in for a Slack incoming webhook: it records every JSON
+body posted to it and answers with the status a test chooses."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+
+class Webhook:
+    """Records posted JSON bodies; :attr:`status` is what it answers (200 by default)."""
+
+    def __init__(self, path: str = "/services/T000/B000/test-hook") -> None:
+        self.received: list[dict[str, Any]] = []
+        self.status = 200
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                recorder.received.append(json.loads(self.rfile.read(length)))
+                self.send_response(recorder.status)
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                return
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def texts(self) -> list[str]:
+        """The ``text`` of every message received, oldest first."""
+        return [str(body.get("text", "")) for body in self.received]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
