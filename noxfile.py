@@ -156,13 +156,13 @@ def licenses(session: nox.Session) -> None:
 def api_security(session: nox.Session) -> None:
     """Live app: injection, auth bypass, object authz, CORS, rate limit, schemathesis."""
     install.install_locked(session, "test", "ops")
-    session.run("python", "-m", "ops.security.api_security", *session.posargs)
+    install.run_gate(session, "ops.security.api_security")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["security"], default=False)
 def security(session: nox.Session) -> None:
     """Summary of the security gates: merged SARIF, table, score; fails on what blocks."""
-    session.run("python", "-m", "ops.security.summary", *session.posargs)
+    install.run_gate(session, "ops.security.summary")
 
 
 if __name__ == "__main__":

@@ -26,19 +26,15 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import asyncpg
+from timing import ROOT, timed
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app.db import migrate  # noqa: E402 - after the path is set
-from app.services.seed import seed  # noqa: E402
+from app.db import migrate
+from app.services.seed import seed
 
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SOURCE = "bench_backup_source"
@@ -128,18 +124,6 @@ def build_source(size_gb: float) -> None:
         print(f"  {done:,} orders", flush=True)
     sql(SOURCE, "VACUUM ANALYZE")
     sql(SOURCE, "CHECKPOINT")
-
-
-def timed(command: list[str], env: dict[str, str] | None = None) -> float:
-    """Wall-clock seconds of one command; exits when it fails."""
-    started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 - fixed commands
-        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
-    return elapsed
 
 
 def environment(work: Path) -> dict[str, str]:

@@ -20,32 +20,11 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from timing import ROOT, median, timed
+
 SUITE = ["tests/unit", "tests/api"]
-
-
-def timed(command: list[str], env: dict[str, str] | None = None) -> float:
-    """Wall-clock seconds of one run; exits if the command fails."""
-    started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 - fixed commands
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(
-            f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr.decode()[-2000:]}"
-        )
-    return elapsed
-
-
-def median(command: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
-    """Median of ``repeat`` runs."""
-    return statistics.median(timed(command, env) for _ in range(repeat))
 
 
 def main() -> int:

@@ -57,7 +57,13 @@ def security_gate(session: nox.Session, gate: str, *args: str) -> None:
     could not make, with ``--allow-offline``) does not fail the session; the summary
     session reports it."""
     install_locked(session, "security", runtime=False)
-    module = f"ops.security.{gate.replace('-', '_')}"
+    run_gate(session, f"ops.security.{gate.replace('-', '_')}", *args)
+
+
+def run_gate(session: nox.Session, module: str, *args: str) -> None:
+    """``python -m MODULE ARGS`` plus the session's arguments; exit 0 (passed) or 3
+    (inconclusive: a check that could not be made, which the gate names) let the session
+    go on, anything else fails it."""
     session.run("python", "-m", module, *args, *session.posargs, success_codes=[DONE, INCONCLUSIVE])
 
 

@@ -81,9 +81,24 @@ def test_workflow_hardening(path: Path) -> None:
             uses = step.get("uses")
             if not uses:
                 continue
-            assert uses.startswith("$/") or PINNED.match(uses), f"{job_id}: {uses} not pinned"
+            assert uses.startswith("./") or PINNED.match(uses), f"{job_id}: {uses} not pinned"
             if uses.startswith("actions/checkout@"):
                 assert step.get("with", {}).get("persist-credentials") is False, job_id
+
+
+def test_local_actions_and_workflows_are_referenced_by_path() -> None:
+    from ops.project import ROOT
+
+    for path in WORKFLOWS:
+        data = load(path)
+        for job_id, job in data["jobs"].items():
+            targets = [job["uses"]] if "uses" in job else []
+            targets += [step["uses"] for step in job.get("steps", []) if "uses" in step]
+            for uses in targets:
+                if "@" in uses:
+                    continue
+                assert uses.startswith("./"), f"{path.name}:{job_id}: {uses} must start with ./"
+                assert (ROOT / uses).exists(), f"{path.name}:{job_id}: {uses} does not exist"
 
 
 def test_local_actions_pin_their_actions() -> None:
