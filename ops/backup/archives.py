@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
 from ops.backup.manifest import FileEntry
 from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
@@ -101,21 +102,24 @@ def test(archive_path: Path, expected: list[FileEntry]) -> list[str]:
                 if handle is not None:
                     found[member.name] = hashlib.sha256(handle.read()).hexdigest()
     except (tarfile.TarError, OSError, EOFError) as error:
-        raise BackupError(f"archive unreadable: {error}") from None
+        raise BackupCheckFailed(f"archive unreadable: {error}") from None
     for entry in expected:
         if found.get(entry.path) != entry.sha256:
             state = "missing" if entry.path not in found else "differs"
-            raise BackupError(f"archive member {entry.path} {state} from the manifest")
+            raise BackupCheckFailed(f"archive member {entry.path} {state} from the manifest")
     return [f"tar.gz readable, {len(found)} files match the manifest"]
 
 
 def extract(archive_path: Path, target: Path) -> int:
     """Extract into ``target`` (no absolute paths, links out or devices); return the count."""
-    target.mkdir(parents=True, exist_ok=True)
     try:
+        target.mkdir(parents=True, exist_ok=True)
         with tarfile.open(archive_path, "r:gz") as archive:
             members = archive.getmembers()
             archive.extractall(target, filter="data")
-    except (tarfile.TarError, OSError) as error:
-        raise BackupError(f"cannot extract archive: {error}") from None
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile) as error:
+        raise BackupCheckFailed(f"cannot extract archive: {error}") from None
+    except OSError as error:
+        reason = error.strerror or error
+        raise BackupCannotRun(f"cannot extract archive into {target}: {reason}") from None
     return len(members)

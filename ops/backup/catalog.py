@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
 from ops.backup.layout import (
     MANIFEST,
     VERIFICATION,
@@ -71,7 +71,7 @@ def _read_documents(storage: Storage, entry: BackupEntry) -> None:
         if VERIFICATION in names:
             key = entry.prefix + VERIFICATION
             entry.verification = parse_verification(storage.get_bytes(key), key)
-    except BackupError as error:
+    except BackupCheckFailed as error:
         entry.manifest = None
         entry.problem = str(error)
 
@@ -79,7 +79,7 @@ def _read_documents(storage: Storage, entry: BackupEntry) -> None:
 def _check_location(manifest: Manifest, entry: BackupEntry, key: str) -> None:
     found = (manifest.environment, manifest.kind, manifest.id)
     if found != (entry.environment, entry.kind, entry.id):
-        raise BackupError(f"{key}: manifest describes {'/'.join(found)}, not this location")
+        raise BackupCheckFailed(f"{key}: manifest describes {'/'.join(found)}, not this location")
 
 
 def scan(storage: Storage, environment: str, kind: Kind) -> list[BackupEntry]:
@@ -109,12 +109,12 @@ def resolve(
     if reference == "latest":
         done = complete(entries)
         if not done:
-            raise BackupError(f"no complete {kind} backup of environment {environment!r}")
+            raise BackupCannotRun(f"no complete {kind} backup of environment {environment!r}")
         return done[-1]
     for entry in entries:
         if entry.id == reference:
             if not entry.complete:
                 detail = entry.problem or "no manifest: it never finished"
-                raise BackupError(f"backup {reference} is incomplete ({detail})")
+                raise BackupCannotRun(f"backup {reference} is incomplete ({detail})")
             return entry
-    raise BackupError(f"no {kind} backup {reference!r} in environment {environment!r}")
+    raise BackupCannotRun(f"no {kind} backup {reference!r} in environment {environment!r}")

@@ -3,26 +3,24 @@ its storage, the database URL, the process environment (keys) and a clock."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ops.backup.crypto import EncryptionKey, load_key
-from ops.backup.errors import BackupError
+from ops.core.commands import CommandError
+from ops.core.git import head_commit
 from ops.environments import (
     DEFAULT_ENVIRONMENTS_DIR,
     EnvironmentDefinition,
-    EnvironmentProblem,
     environments_dir,
     load_environment,
     resolve_secrets,
 )
 from ops.project import ROOT, pyproject
-from ops.storage import Storage, StorageError, open_storage
+from ops.storage import Storage, open_storage
 
 Clock = Callable[[], datetime]
 
@@ -34,11 +32,12 @@ def utcnow() -> datetime:
 
 @dataclass
 class BackupContext:
-    """One environment's backup settings, storage and secrets."""
+    """One environment's backup settings, storage and secrets (``env``: the variables
+    the entry point was given, the only place keys and credentials are read from)."""
 
     environment: EnvironmentDefinition
     storage: Storage
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: Mapping[str, str]
     clock: Clock = utcnow
     root: Path = ROOT
     environment_dir: Path = DEFAULT_ENVIRONMENTS_DIR
@@ -49,14 +48,11 @@ class BackupContext:
         return self.environment.name
 
     def database_url(self) -> str:
-        """The environment's database (only ``DATABASE_URL`` is resolved, not every secret)."""
+        """The environment's database (only ``DATABASE_URL`` is resolved, not every
+        secret); :class:`~ops.environments.EnvironmentProblem` when it is missing."""
         needed = [k for k in self.environment.required_secrets if k == "DATABASE_URL"]
         narrowed = self.environment.model_copy(update={"required_secrets": needed})
-        try:
-            secrets = resolve_secrets(narrowed, self.env, self.root)
-            return self.environment.database_url(secrets)
-        except EnvironmentProblem as error:
-            raise BackupError(str(error)) from None
+        return self.environment.database_url(resolve_secrets(narrowed, self.env, self.root))
 
     def key(self, needed: bool) -> EncryptionKey | None:
         """The encryption key when ``needed`` (a missing or malformed key is a one-line
@@ -67,18 +63,22 @@ class BackupContext:
         return load_key(self.environment.backup.encryption_key_env, self.env)
 
 
-def open_context(
-    name: str, env: Mapping[str, str] | None = None, directory: Path | None = None
+def open_context(name: str, env: Mapping[str, str], directory: Path | None = None) -> BackupContext:
+    """Load environment ``name`` (from ``directory``, default: the one ``env`` selects)
+    and open its storage; a one-line :class:`~ops.core.exits.CannotRun` when either fails."""
+    directory = directory or environments_dir(env)
+    return context_for(load_environment(name, directory), env, directory)
+
+
+def context_for(
+    environment: EnvironmentDefinition, env: Mapping[str, str], directory: Path | None = None
 ) -> BackupContext:
-    """Load environment ``name`` and open its storage; one-line error when either fails."""
-    source = dict(os.environ if env is None else env)
-    directory = directory or environments_dir(source)
-    try:
-        environment = load_environment(name, directory)
-        storage = open_storage(environment, source)
-    except (EnvironmentProblem, StorageError) as error:
-        raise BackupError(str(error)) from None
-    return BackupContext(environment, storage, source, environment_dir=directory)
+    """The context of an environment already loaded (the deploy pipeline's pre-deploy
+    backup): its storage opened, keys and ``DATABASE_URL`` read from ``env``."""
+    directory = directory or environments_dir(env)
+    return BackupContext(
+        environment, open_storage(environment, env), env, environment_dir=directory
+    )
 
 
 def app_version(env: Mapping[str, str]) -> str:
@@ -88,16 +88,13 @@ def app_version(env: Mapping[str, str]) -> str:
 
 def git_sha(env: Mapping[str, str]) -> str:
     """The commit of the code doing the backup (GIT_SHA / GITHUB_SHA / git), or unknown."""
-    if env.get("GIT_SHA") or env.get("GITHUB_SHA"):
-        return env.get("GIT_SHA") or env["GITHUB_SHA"]
+    named = env.get("GIT_SHA") or env.get("GITHUB_SHA")
+    if named:
+        return named
     try:
-        result = subprocess.run(  # nosec B607 - git from PATH
-            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH
-            cwd=ROOT, capture_output=True, text=True, check=False, timeout=10,
-        )  # fmt: skip
-    except OSError:
+        return head_commit(ROOT)
+    except CommandError:
         return "unknown"
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
 def host() -> str:

@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 from ops.backup import archives, postgres, sqlite
 from ops.backup.context import BackupContext, app_version, git_sha, host
 from ops.backup.crypto import DEFAULT_CHUNK, SCHEME, EncryptionKey
-from ops.backup.database import backend_of, pg_snapshot, safe_url, sqlite_path
-from ops.backup.errors import BackupError
+from ops.backup.database import Snapshot, backend_of, pg_snapshot, safe_url, sqlite_path
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
 from ops.backup.layout import MANIFEST, Kind, backup_prefix, new_id, object_key
 from ops.backup.manifest import DatabaseFacts, Encryption, FileEntry, Manifest, StoredObject
 from ops.backup.transfer import ENCRYPTED_SUFFIX, upload
@@ -30,7 +30,7 @@ PAYLOAD = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3.gz"}
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class BackupPlan:
     """What a backup will do, checked before anything is written."""
 
     environment: str
@@ -51,15 +51,12 @@ def _encryption_required(context: BackupContext, kind: Kind) -> bool:
     return {"config": True, "db": backup.encrypt_database, "state": backup.encrypt_state}[kind]
 
 
-def plan(context: BackupContext, kind: Kind) -> Plan:
+def plan(context: BackupContext, kind: Kind) -> BackupPlan:
     """Preflight: key, storage and source must be usable; raises one line otherwise."""
     key = context.key(needed=_encryption_required(context, kind))
-    try:
-        context.storage.check()
-    except StorageError as error:
-        raise BackupError(str(error)) from None
+    context.storage.check()
     source, notes = _describe_source(context, kind)
-    return Plan(
+    return BackupPlan(
         environment=context.name,
         kind=kind,
         source=source,
@@ -80,20 +77,12 @@ def _describe_source(context: BackupContext, kind: Kind) -> tuple[str, list[str]
     if backend_of(url) == "sqlite":
         path = sqlite_path(url)
         if not path.is_file():
-            raise BackupError(f"SQLite database {path} does not exist")
+            raise BackupCannotRun(f"SQLite database {path} does not exist")
         return f"SQLite {path}", []
-    tools = postgres.tools()
-    server = asyncio.run(_server_version(url))
+    tools = postgres.tools(context.env)
+    server = postgres.on_database(url, postgres.server_version)
     postgres.require_client("pg_dump", tools.dump_version, server, "the server")
     return f"PostgreSQL {server} at {safe_url(url)}", [f"pg_dump {tools.dump_version}"]
-
-
-async def _server_version(url: str) -> postgres.Version:
-    connection = await postgres.connect(url)
-    try:
-        return await postgres.server_version(connection)
-    finally:
-        await connection.close()
 
 
 @dataclass(slots=True)
@@ -131,17 +120,17 @@ def _take(
     url = context.database_url()
     if backend_of(url) == "sqlite":
         return _sqlite(context, url, backup_id, key)
-    return asyncio.run(_postgres(context, url, backup_id, key))
+    return _postgres(context, url, backup_id, key)
 
 
 def _name(base: str, key: EncryptionKey | None) -> str:
     return base + (ENCRYPTED_SUFFIX if key else "")
 
 
-async def _postgres(
+def _postgres(
     context: BackupContext, url: str, backup_id: str, key: EncryptionKey | None
 ) -> _Payload:
-    tools = postgres.tools()
+    tools = postgres.tools(context.env)
     target = object_key(context.name, "db", backup_id, _name(PAYLOAD["postgresql"], key))
     stored: list[StoredObject] = []
 
@@ -149,18 +138,19 @@ async def _postgres(
         """Upload pg_dump's output as it is produced."""
         stored.append(upload(context.storage, target, stream, "pg_dump-custom", key))
 
-    connection = await postgres.connect(url)
-    try:
+    async def dump(connection: Any) -> tuple[postgres.Version, datetime, Snapshot, int]:
+        """pg_dump of one exported snapshot while the same transaction counts the rows."""
         server = await postgres.server_version(connection)
         postgres.require_client("pg_dump", tools.dump_version, server, "the server")
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             consistent_at = context.clock()
             snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
-            dump = asyncio.to_thread(postgres.stream_dump, tools, url, snapshot, consume)
-            facts, _ = await asyncio.gather(pg_snapshot(connection), dump)
+            streamed = asyncio.to_thread(postgres.stream_dump, tools, url, snapshot, consume)
+            facts, _ = await asyncio.gather(pg_snapshot(connection), streamed)
             size = int(await connection.fetchval("SELECT pg_database_size(current_database())"))
-    finally:
-        await connection.close()
+        return server, consistent_at, facts, size
+
+    server, consistent_at, facts, size = postgres.on_database(url, dump)
     database = DatabaseFacts(
         backend="postgresql", database=safe_url(url), server_version=str(server),
         tool="pg_dump", tool_version=str(tools.dump_version), size_bytes=size,
@@ -235,7 +225,9 @@ def _check_stored(context: BackupContext, manifest: Manifest) -> None:
         info = context.storage.head(key)
         if info is None or info.size != stored.size:
             found = "missing" if info is None else f"{info.size} bytes"
-            raise BackupError(f"object {key}: {found} after upload, expected {stored.size} bytes")
+            raise BackupCheckFailed(
+                f"object {key}: {found} after upload, expected {stored.size} bytes"
+            )
 
 
 def _discard(context: BackupContext, kind: Kind, backup_id: str) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 import struct
 from collections.abc import Mapping
@@ -34,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
 
 SCHEME = "aes-256-gcm-chunked-v1"
 MAGIC = b"TPBKENC1"
@@ -46,8 +45,12 @@ KEY_BYTES = 32
 _INFO = b"trading-backup/v1/file-key"
 
 
-class CryptoError(BackupError):
-    """Encryption or decryption failed; one line."""
+class KeyProblem(BackupCannotRun):
+    """The key is missing or malformed (nothing can be encrypted or decrypted); one line."""
+
+
+class DecryptionFailed(BackupCheckFailed):
+    """An object does not decrypt: a wrong key, tampering, truncation; one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +72,18 @@ def key_from_text(text: str, name: str) -> EncryptionKey:
     except (binascii.Error, ValueError):
         material = b""
     if len(material) != KEY_BYTES:
-        raise CryptoError(
+        raise KeyProblem(
             f"{name}: must be {KEY_BYTES} random bytes, base64-encoded "
             "(generate one with `openssl rand -base64 32`)"
         )
     return EncryptionKey(material)
 
 
-def load_key(name: str, env: Mapping[str, str] | None = None) -> EncryptionKey:
-    """The key from the environment variable ``name``; one-line error when unset or bad."""
-    value = (os.environ if env is None else env).get(name, "")
+def load_key(name: str, env: Mapping[str, str]) -> EncryptionKey:
+    """The key in variable ``name`` of ``env``; :class:`KeyProblem` when unset or malformed."""
+    value = env.get(name, "")
     if not value.strip():
-        raise CryptoError(f"{name}: not set (an encryption key is required for this backup)")
+        raise KeyProblem(f"{name}: not set (an encryption key is required for this backup)")
     return key_from_text(value, name)
 
 
@@ -151,14 +154,14 @@ class Decryptor:
         header = bytes(self._buffer[: HEADER.size])
         magic, key_id, salt, chunk = HEADER.unpack(header)
         if magic != MAGIC:
-            raise CryptoError("not an encrypted backup object (bad magic)")
+            raise DecryptionFailed("not an encrypted backup object (bad magic)")
         if key_id.hex() != self._key.key_id:
-            raise CryptoError(
+            raise DecryptionFailed(
                 f"wrong key: the object was encrypted with key id {key_id.hex()}, "
                 f"this key has id {self._key.key_id}"
             )
         if not 0 < chunk <= MAX_CHUNK:
-            raise CryptoError(f"invalid chunk size {chunk} in header")
+            raise DecryptionFailed(f"invalid chunk size {chunk} in header")
         del self._buffer[: HEADER.size]
         self._header, self._block = header, chunk + TAG
         self._aead = _file_key(self._key, salt)
@@ -169,7 +172,7 @@ class Decryptor:
         try:
             plain = self._aead.decrypt(_nonce(self._index, final), data, self._header)
         except InvalidTag:
-            raise CryptoError(
+            raise DecryptionFailed(
                 f"authentication failed at chunk {self._index}: corrupt, truncated or reordered"
             ) from None
         self._index += 1
@@ -189,9 +192,9 @@ class Decryptor:
     def finish(self) -> bytes:
         """Decrypt the final chunk; fail when the stream ends early."""
         if not self._read_header():
-            raise CryptoError("truncated: the object ends inside its header")
+            raise DecryptionFailed("truncated: the object ends inside its header")
         if len(self._buffer) < TAG:
-            raise CryptoError("truncated: the final chunk is missing")
+            raise DecryptionFailed("truncated: the final chunk is missing")
         out = self._open(bytes(self._buffer), final=True)
         self._buffer.clear()
         return out

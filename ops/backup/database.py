@@ -13,7 +13,8 @@ from typing import Any, Literal
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
+from ops.backup.manifest import DatabaseFacts
 
 Backend = Literal["postgresql", "sqlite"]
 # Tables whose newest row (highest id) carries the time of the newest data.
@@ -45,7 +46,7 @@ def parse_url(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError:
-        raise BackupError(
+        raise BackupCannotRun(
             "not a database URL (expected postgresql://... or sqlite:///...)"
         ) from None
 
@@ -55,7 +56,7 @@ def backend_of(url: str) -> Backend:
     name = parse_url(url).get_backend_name()
     if name in {"postgresql", "sqlite"}:
         return name  # type: ignore[return-value]
-    raise BackupError(f"unsupported database {safe_url(url)} (PostgreSQL or SQLite only)")
+    raise BackupCannotRun(f"unsupported database {safe_url(url)} (PostgreSQL or SQLite only)")
 
 
 def safe_url(url: str) -> str:
@@ -70,7 +71,7 @@ def sqlite_path(url: str) -> Path:
     """The file of a SQLite URL."""
     database = parse_url(url).database
     if not database or database == ":memory:":
-        raise BackupError("a SQLite backup needs a database file, not an in-memory database")
+        raise BackupCannotRun("a SQLite backup needs a database file, not an in-memory database")
     return Path(database)
 
 
@@ -189,3 +190,23 @@ def compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str
         elif found != count:
             problems.append(f"{table}: {found} rows, manifest has {count}")
     return problems
+
+
+def check_against_manifest(expected: DatabaseFacts, found: Snapshot, what: str) -> list[str]:
+    """The row counts and migration revision of ``what`` (a restored database, a backup's
+    copy) must be those the manifest recorded; returns the checks, else raises
+    :class:`~ops.backup.errors.BackupCheckFailed` naming the tables that differ."""
+    differences = compare_counts(expected.row_counts, found.row_counts)
+    if differences:
+        raise BackupCheckFailed(
+            f"{what} row counts differ from the manifest: {'; '.join(differences)}"
+        )
+    if found.migration_revision != expected.migration_revision:
+        raise BackupCheckFailed(
+            f"{what} migration revision {found.migration_revision} differs from the "
+            f"manifest's {expected.migration_revision}"
+        )
+    return [
+        f"row counts of {len(expected.row_counts)} tables match the manifest",
+        f"migration revision {found.migration_revision} matches",
+    ]

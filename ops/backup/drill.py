@@ -1,7 +1,8 @@
 """The disaster-recovery drill: latest backup -> verify -> restore into a scratch
 database the drill creates (and always drops) -> row counts and migration revision
--> the app on the restored data -> smoke checks -> RTO and RPO against the
-environment's targets -> JSON and Markdown report, history, alert on failure.
+-> the app on the restored data -> checks through its API -> RTO and RPO against
+the environment's targets -> JSON and Markdown report, history, alert on failure.
+Every step is recorded and printed by one :class:`~ops.core.steps.StepLog`.
 
 RTO is measured from the drill's start to the app answering ``/ready`` on the
 restored data (selection, download, verification and restore included). RPO is
@@ -12,7 +13,6 @@ snapshot it contains): the data a disaster at drill time would lose.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import secrets
 import shutil
@@ -20,59 +20,50 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
-from typing import Any, TypeVar
-
-import httpx
+from typing import Any
 
 from app.db import migrate
-from ops.backup import postgres, restore, smoke
+from ops.backup import drill_checks, postgres, restore
 from ops.backup.catalog import BackupEntry, resolve, scan
 from ops.backup.context import BackupContext, host
 from ops.backup.database import parse_url, safe_url
-from ops.backup.errors import BackupError
+from ops.backup.drill_report import DrillReport, write
+from ops.backup.errors import BackupCheckFailed
 from ops.backup.layout import drill_key, new_id
-from ops.backup.report import DrillReport, StepOutcome
 from ops.backup.verify import verify
+from ops.core.exits import one_line
 from ops.core.notify import Message, send
-from ops.live.server import AppServer, ServerFailed
+from ops.core.steps import StepFailed, StepLog
+from ops.live.server import AppServer
 from ops.project import REPORTS
 from ops.storage import StorageError
 
 DRILL_REPORTS = REPORTS / "drills"
-T = TypeVar("T")
-_EXPECTED = (BackupError, StorageError, ServerFailed, smoke.SmokeFailed, httpx.HTTPError, OSError)
 PROBE_ADMIN = "SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id LIMIT 1"
 PROBE_ORDER = (
     "SELECT o.id, u.id FROM orders o JOIN accounts a ON a.id = o.account_id "
     "JOIN users u ON u.id = a.user_id WHERE u.is_active ORDER BY o.id DESC LIMIT 1"
 )
-
-
-class _Stop(Exception):
-    """A step failed; the drill stops (cleanup still runs)."""
-
-
-def _one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
-def _describe(result: object) -> str:
-    if isinstance(result, list):
-        return "; ".join(str(item) for item in result)
-    return result if isinstance(result, str) else ""
+APP_CHECKS = "check the restored app (read orders, place one)"
 
 
 class Drill:
     """One drill run: its steps, its scratch resources, its report."""
 
-    def __init__(self, context: BackupContext, report_dir: Path, server_url: str | None) -> None:
+    def __init__(
+        self,
+        context: BackupContext,
+        report_dir: Path,
+        server_url: str | None,
+        say: Callable[[str], None],
+    ) -> None:
         self.context = context
         self.report_dir = report_dir / context.name
         self.server_url = server_url
         self.workdir = Path(tempfile.mkdtemp(prefix="drill-"))
+        self.log = StepLog(say)
         started = context.clock()
         self.began = time.monotonic()
         self.report = DrillReport(
@@ -83,31 +74,12 @@ class Drill:
         self.app: AppServer | None = None
         self.scratch: tuple[str, str] | None = None  # (server URL, database name)
 
-    def step(
-        self, name: str, action: Callable[[], T], describe: Callable[[T], str] = _describe
-    ) -> T:
-        """Run one step and record it; a failure is recorded and stops the drill."""
-        began = time.monotonic()
-        try:
-            result = action()
-        except _EXPECTED as error:
-            self._record(name, False, began, _one_line(error))
-            raise _Stop from None
-        self._record(name, True, began, describe(result))
-        return result
-
-    def _record(self, name: str, ok: bool, began: float, detail: str) -> None:
-        seconds = round(time.monotonic() - began, 3)
-        self.report.steps.append(StepOutcome(name=name, ok=ok, seconds=seconds, detail=detail))
-        if not ok:
-            self.report.failures.append(f"{name}: {detail}")
-
     def run(self, reference: str) -> DrillReport:
         """Every step, then cleanup, targets, report and alert."""
         try:
             self._steps(reference)
-        except _Stop:
-            pass
+        except StepFailed:
+            pass  # recorded in the step log; cleanup, verdict and report still follow
         finally:
             self._cleanup()
         self._judge()
@@ -115,26 +87,23 @@ class Drill:
         return self.report
 
     def _steps(self, reference: str) -> None:
-        entry = self.step("select backup", lambda: self._select(reference), lambda e: e.id)
-        self.step("verify backup", lambda: self._verify(entry))
-        target = self.step(
+        step = self.log.run
+        entry = step("select backup", lambda: self._select(reference), lambda e: e.id)
+        step("verify backup", lambda: self._verify(entry))
+        target = step(
             "create scratch database", lambda: self._create_scratch(entry), lambda t: t.display
         )
-        plan = restore.Plan(entry, target, empty=True)
-        self.step("restore", lambda: restore.load(self.context, plan))
-        self.step("compare row counts with the manifest", lambda: restore.check(plan))
-        self.step("migration revision", lambda: _bring_to_head(target.location))
-        probe = self.step("probe restored data", lambda: _probe(target), _probe_text)
+        plan = restore.RestorePlan(entry, target, empty=True)
+        step("restore", lambda: restore.load(self.context, plan))
+        step("compare row counts with the manifest", lambda: restore.check(plan))
+        step("migration revision", lambda: _bring_to_head(target.location))
+        probe = step("probe restored data", lambda: _probe(target), _probe_text)
         secret = secrets.token_urlsafe(48)
-        self.step(
+        app = step(
             "start app on restored data", lambda: self._start_app(target, secret), lambda a: a.url
         )
         self.report.rto_seconds = round(time.monotonic() - self.began, 3)
-        assert self.app is not None
-        app_url = self.app.url
-        self.step(
-            "smoke checks (read orders, place one)", lambda: smoke.run(app_url, probe, secret)
-        )
+        step(APP_CHECKS, lambda: drill_checks.run(app.url, probe, secret))
 
     def _select(self, reference: str) -> BackupEntry:
         entries = scan(self.context.storage, self.context.name, "db")
@@ -157,7 +126,7 @@ class Drill:
     def _verify(self, entry: BackupEntry) -> list[str]:
         result = verify(self.context, entry)
         if not result.ok:
-            raise BackupError(result.problem or "verification failed")
+            raise BackupCheckFailed(result.problem or "verification failed")
         return result.checks
 
     def _create_scratch(self, entry: BackupEntry) -> restore.Target:
@@ -199,15 +168,15 @@ class Drill:
     def _cleanup(self) -> None:
         if self.app is not None:
             self.app.stop(grace=10)
-            if self.report.failures and self.app.log_path.exists():
+            if self.log.failed and self.app.log_path.exists():
                 self.report_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy(
                     self.app.log_path, self.report_dir / f"{self.report.drill_id}.server.log"
                 )
         if self.scratch is not None:
             server, name = self.scratch
-            with contextlib.suppress(_Stop):
-                self.step(
+            with suppress(StepFailed):
+                self.log.run(
                     "drop scratch database",
                     lambda: asyncio.run(postgres.drop_database(server, name)),
                 )
@@ -215,6 +184,8 @@ class Drill:
 
     def _judge(self) -> None:
         report = self.report
+        report.steps = self.log.steps
+        report.failures = [f"{step.name}: {step.detail}" for step in self.log.failed]
         if report.rto_seconds is not None and report.rto_seconds > report.rto_target_seconds:
             report.failures.append(
                 f"RTO {report.rto_seconds:.1f}s exceeds the target {report.rto_target_seconds:g}s"
@@ -223,15 +194,13 @@ class Drill:
             report.failures.append(
                 f"RPO {report.rpo_seconds:.1f}s exceeds the target {report.rpo_target_seconds:g}s"
             )
-        completed = report.rto_seconds is not None and all(step.ok for step in report.steps)
+        completed = report.rto_seconds is not None and not self.log.failed
         if not completed and not report.failures:
             report.failures.append("the drill did not complete")
         report.ok = completed and not report.failures
         report.finished_at = self.context.clock()
 
     def _publish(self) -> None:
-        from ops.backup.report import write
-
         if not self.report.ok:
             fields = {"failure": self.report.failures[0], "backup": self.report.backup_id or "—"}
             message = Message(f"DR drill {self.context.name} failed", False, fields)
@@ -245,7 +214,7 @@ class Drill:
             self.report.failures.append(f"report not stored in backup storage: {error}")
 
 
-def _probe_text(probe: smoke.Probe) -> str:
+def _probe_text(probe: drill_checks.Probe) -> str:
     return f"admin {probe.admin_id}, newest order {probe.newest_order_id}"
 
 
@@ -259,8 +228,8 @@ def _bring_to_head(url: str) -> str:
     try:
         migrate.upgrade(app_url)
     except Exception as error:  # alembic raises plain errors for unknown revisions
-        raise BackupError(
-            f"revision {current} cannot be upgraded to head {head}: {_one_line(error)}"
+        raise BackupCheckFailed(
+            f"revision {current} cannot be upgraded to head {head}: {one_line(error)}"
         ) from None
     return f"upgraded from {current} to head {head}"
 
@@ -281,28 +250,22 @@ def _app_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _probe(target: restore.Target) -> smoke.Probe:
+def _probe(target: restore.Target) -> drill_checks.Probe:
     if target.kind == "sqlite":
         path = parse_url(target.location).database or ""
         with closing(sqlite3.connect(path)) as db:
             admin = db.execute(PROBE_ADMIN).fetchone()
             order = db.execute(PROBE_ORDER).fetchone()
         return _as_probe(admin, order)
-    return asyncio.run(_pg_probe(target.location))
+    return postgres.on_database(target.location, _pg_probe)
 
 
-async def _pg_probe(url: str) -> smoke.Probe:
-    connection = await postgres.connect(url)
-    try:
-        return _as_probe(
-            await connection.fetchrow(PROBE_ADMIN), await connection.fetchrow(PROBE_ORDER)
-        )
-    finally:
-        await connection.close()
+async def _pg_probe(connection: Any) -> drill_checks.Probe:
+    return _as_probe(await connection.fetchrow(PROBE_ADMIN), await connection.fetchrow(PROBE_ORDER))
 
 
-def _as_probe(admin: Any, order: Any) -> smoke.Probe:
-    return smoke.Probe(
+def _as_probe(admin: Any, order: Any) -> drill_checks.Probe:
+    return drill_checks.Probe(
         admin_id=int(admin[0]) if admin else None,
         order_owner_id=int(order[1]) if order else None,
         newest_order_id=int(order[0]) if order else None,
@@ -311,9 +274,12 @@ def _as_probe(admin: Any, order: Any) -> smoke.Probe:
 
 def run(
     context: BackupContext,
+    say: Callable[[str], None],
+    *,
     reference: str = "latest",
     server_url: str | None = None,
     report_dir: Path = DRILL_REPORTS,
 ) -> DrillReport:
-    """Run a drill of ``context``'s environment and return its (already written) report."""
-    return Drill(context, report_dir, server_url).run(reference)
+    """Run a drill of ``context``'s environment, printing each step with ``say`` as it
+    ends; returns the report (already written, stored and alerted on)."""
+    return Drill(context, report_dir, server_url, say).run(reference)

@@ -1,13 +1,24 @@
-"""The one exception the backup library raises for expected failures."""
+"""The two kinds of expected failure of the backup library (:mod:`ops.core.exits`).
+
+- :class:`BackupCannotRun` (exit 2): the operation cannot be attempted -- bad
+  input, an unknown kind, a missing or malformed key, a missing tool or database,
+  no backup to act on, a refusal.
+- :class:`BackupCheckFailed` (exit 1): it ran and a check failed -- a corrupt or
+  truncated object, a failed verification, restored row counts that differ from
+  the manifest, a failed drill.
+
+Storage problems are :class:`ops.storage.StorageError` (cannot run), failed
+programs :class:`ops.core.commands.CommandError`. Every message is one line.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from ops.core.exits import OpsError
+from ops.core.exits import CannotRun, CheckFailed
 
 
-class BackupError(OpsError):
-    """A backup, verify, prune, restore or drill step failed; the message is one line."""
+class BackupCannotRun(CannotRun):
+    """A backup, verify, prune, restore or drill cannot be attempted; one line."""
 
-    exit_code: ClassVar[int] = 1
+
+class BackupCheckFailed(CheckFailed):
+    """A backup, verify, restore or drill ran and one of its checks failed; one line."""

@@ -16,7 +16,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun
 
 Kind = Literal["db", "config", "state"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -42,7 +42,7 @@ def id_time(identifier: str) -> datetime | None:
 def check_kind(kind: str) -> Kind:
     """``kind`` if it is a backup kind, else a one-line error."""
     if kind not in KINDS:
-        raise BackupError(f"unknown backup kind {kind!r} (one of: {', '.join(KINDS)})")
+        raise BackupCannotRun(f"unknown backup kind {kind!r} (one of: {', '.join(KINDS)})")
     return kind
 
 

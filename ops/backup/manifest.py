@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCheckFailed
 from ops.backup.layout import Kind
 
 FORMAT_VERSION = 1
@@ -115,7 +115,7 @@ def parse_manifest(data: bytes, where: str) -> Manifest:
     try:
         return Manifest.model_validate_json(data)
     except ValidationError as error:
-        raise BackupError(f"{where}: invalid manifest: {_first(error)}") from None
+        raise BackupCheckFailed(f"{where}: invalid manifest: {_first(error)}") from None
 
 
 def parse_verification(data: bytes, where: str) -> Verification:
@@ -123,7 +123,7 @@ def parse_verification(data: bytes, where: str) -> Verification:
     try:
         return Verification.model_validate_json(data)
     except ValidationError as error:
-        raise BackupError(f"{where}: invalid verification record: {_first(error)}") from None
+        raise BackupCheckFailed(f"{where}: invalid verification record: {_first(error)}") from None
 
 
 def _first(error: ValidationError) -> str:

@@ -1,32 +1,46 @@
 """PostgreSQL: the client tools, the version guard, a snapshot-consistent streamed
-``pg_dump -Fc``, ``pg_restore`` and the archive test.
+``pg_dump -Fc``, ``pg_restore``, the archive test, and connections.
 
 The dump runs inside a REPEATABLE READ transaction that exports its snapshot:
 ``pg_dump --snapshot`` dumps exactly that snapshot while the same transaction
 counts every table's rows, so the counts in the manifest are those of the dump.
+The client programs run through :mod:`ops.core.commands`, except the dump: its
+output is streamed into storage as it is produced (:func:`stream_dump`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
 import re
-import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
 import asyncpg
 
 from ops.backup.database import asyncpg_dsn, libpq_target, parse_url, quote, safe_url
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun
+from ops.core.commands import CommandFailed, failure_line, find_executable, run
+from ops.core.environ import child_env
+from ops.core.exits import one_line
 
+T = TypeVar("T")
 CONNECT_TIMEOUT = "10"
 PIPE_SIZE = 1024 * 1024
+HINT = "install the PostgreSQL client tools"
+# A restore or a full read of a large archive takes as long as it takes: the bound
+# is the job's own time limit, not this one.
+TOOL_TIMEOUT = 24 * 3600.0
+# Passed on to the client programs besides PATH: libpq's own settings (PGSSLMODE,
+# PGSERVICEFILE, ...) and HOME, where ~/.pgpass lives.
+LIBPQ_PREFIX = "PG"
+LIBPQ_KEEP = ("HOME",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +60,29 @@ def parse_version(text: str) -> Version:
     tail = text.split("(PostgreSQL)", 1)[-1]
     match = re.search(r"(\d+)(?:\.(\d+))?", tail)
     if not match:
-        raise BackupError(f"cannot read a PostgreSQL version from {text.strip()[:60]!r}")
+        raise BackupCannotRun(f"cannot read a PostgreSQL version from {text.strip()[:60]!r}")
     return Version(int(match.group(1)), int(match.group(2) or 0), text.strip())
 
 
-def find_tool(name: str) -> str:
-    """The path of a PostgreSQL client program on PATH; one-line error when missing."""
-    found = shutil.which(name)
-    if not found:
-        raise BackupError(f"{name}: not found on PATH (install the PostgreSQL client tools)")
-    return found
+def find_tool(name: str, env: Mapping[str, str]) -> str:
+    """The path of a PostgreSQL client program (on ``env``'s PATH);
+    :class:`~ops.core.commands.ToolNotFound` when missing."""
+    return find_executable(name, hint=HINT, env=env)
 
 
-def tool_version(path: str) -> Version:
-    """What ``PROGRAM --version`` says."""
-    result = subprocess.run(  # noqa: S603 - a PostgreSQL client program, fixed arguments
-        [path, "--version"], capture_output=True, text=True, check=False, timeout=30
-    )
-    if result.returncode != 0:
-        raise BackupError(f"{path} --version failed with exit code {result.returncode}")
-    return parse_version(result.stdout)
+def tool_version(path: str, env: Mapping[str, str]) -> Version:
+    """What ``PROGRAM --version`` says; a program that cannot say cannot run."""
+    done = run([path, "--version"], env=tool_env(env), timeout=30)
+    if not done.ok:
+        reason = failure_line(done.stderr, done.stdout, program=Path(path).name)
+        raise BackupCannotRun(f"{path} --version failed (exit {done.code}): {reason}")
+    return parse_version(done.stdout)
 
 
 def require_client(tool: str, client: Version, needed: Version, what: str) -> None:
     """Refuse a client older (major version) than the server or archive it must handle."""
     if client.major < needed.major:
-        raise BackupError(
+        raise BackupCannotRun(
             f"{tool} {client} is older than {what} ({needed}): install the PostgreSQL "
             f"{needed.major} client tools (or newer) and put them first on PATH"
         )
@@ -79,32 +90,31 @@ def require_client(tool: str, client: Version, needed: Version, what: str) -> No
 
 @dataclass(frozen=True, slots=True)
 class Tools:
-    """The client programs, with their versions."""
+    """The client programs, their versions, and the variables they run with."""
 
     pg_dump: str
     pg_restore: str
     dump_version: Version
     restore_version: Version
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-def tools() -> Tools:
-    """The PostgreSQL client programs on PATH."""
-    dump, restore = find_tool("pg_dump"), find_tool("pg_restore")
-    return Tools(dump, restore, tool_version(dump), tool_version(restore))
+def tools(env: Mapping[str, str]) -> Tools:
+    """The PostgreSQL client programs on ``env``'s PATH."""
+    dump, restore_tool = find_tool("pg_dump", env), find_tool("pg_restore", env)
+    return Tools(dump, restore_tool, tool_version(dump, env), tool_version(restore_tool, env), env)
 
 
-def _env(extra: dict[str, str]) -> dict[str, str]:
-    return {**os.environ, "PGCONNECT_TIMEOUT": CONNECT_TIMEOUT, **extra}
-
-
-def _error_line(text: str, tool: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    chosen = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else "")
-    return chosen.removeprefix(f"{tool}: ").removeprefix("error: ") or "no output"
+def tool_env(env: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A client program's environment: PATH, libpq's variables and HOME from ``env``, a
+    connect time-out, then ``extra`` (the password)."""
+    keep: Iterable[str] = (*LIBPQ_KEEP, *(name for name in env if name.startswith(LIBPQ_PREFIX)))
+    return child_env(env, {"PGCONNECT_TIMEOUT": CONNECT_TIMEOUT, **(extra or {})}, keep=keep)
 
 
 class ProcessReader:
-    """A child's stdout; at EOF the child must have exited 0, else a one-line error."""
+    """A child's stdout; at EOF the child must have exited 0, else
+    :class:`~ops.core.commands.CommandFailed` with the line that says why."""
 
     def __init__(self, process: subprocess.Popen[bytes], tool: str, stderr: IO[bytes]) -> None:
         self.process = process
@@ -119,8 +129,9 @@ class ProcessReader:
             code = self.process.wait()
             if code != 0:
                 self.stderr.seek(0)
-                detail = _error_line(self.stderr.read().decode(errors="replace"), self.tool)
-                raise BackupError(f"{self.tool} failed (exit {code}): {detail}")
+                text = self.stderr.read().decode(errors="replace")
+                reason = failure_line(text, program=self.tool)
+                raise CommandFailed(f"{self.tool} failed (exit {code}): {reason}")
         return data
 
 
@@ -133,12 +144,16 @@ def dump_command(tools: Tools, uri: str, snapshot: str | None) -> list[str]:
 def stream_dump(
     tools: Tools, url: str, snapshot: str | None, consume: Callable[[BinaryIO], None]
 ) -> None:
-    """Run pg_dump and hand its output stream to ``consume`` (which reads it to EOF)."""
-    uri, env = libpq_target(url)
+    """Run pg_dump and hand its output stream to ``consume`` (which reads it to EOF).
+
+    The one client program not run through :func:`ops.core.commands.run`: its output
+    is never held whole, in memory or on disk.
+    """
+    uri, password = libpq_target(url)
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(  # noqa: S603 - pg_dump with fixed arguments
             dump_command(tools, uri, snapshot), stdout=subprocess.PIPE, stderr=stderr,
-            env=_env(env),
+            env=tool_env(tools.env, password),
         )  # fmt: skip
         _widen_pipe(process)
         try:
@@ -172,24 +187,22 @@ def restore_command(tools: Tools, uri: str, archive: Path, clean: bool) -> list[
 
 def restore(tools: Tools, url: str, archive: Path, clean: bool) -> None:
     """Restore a custom-format archive into the database at ``url`` (all or nothing)."""
-    uri, env = libpq_target(url)
-    _run(restore_command(tools, uri, archive, clean), "pg_restore", _env(env))
+    uri, password = libpq_target(url)
+    _pg_restore(tools, restore_command(tools, uri, archive, clean), password)
 
 
 def archive_test(tools: Tools, archive: Path) -> list[str]:
     """Read the table of contents and decompress every data block; return the checks."""
-    _run([tools.pg_restore, "--list", str(archive)], "pg_restore", _env({}))
-    _run([tools.pg_restore, "--file", os.devnull, str(archive)], "pg_restore", _env({}))
+    _pg_restore(tools, [tools.pg_restore, "--list", str(archive)])
+    _pg_restore(tools, [tools.pg_restore, "--file", os.devnull, str(archive)])
     return ["pg_restore --list", "pg_restore of every data block"]
 
 
-def _run(command: list[str], tool: str, env: dict[str, str]) -> None:
-    result = subprocess.run(  # noqa: S603 - PostgreSQL client programs, fixed arguments
-        command, capture_output=True, env=env, check=False
-    )
-    if result.returncode != 0:
-        detail = _error_line(result.stderr.decode(errors="replace"), tool)
-        raise BackupError(f"{tool} failed (exit {result.returncode}): {detail}")
+def _pg_restore(tools: Tools, command: list[str], extra: Mapping[str, str] | None = None) -> None:
+    """Run pg_restore; :class:`~ops.core.commands.CommandFailed` (``pg_restore failed
+    (exit N): why``) when it fails."""
+    env = tool_env(tools.env, extra)
+    run(command, env=env, timeout=TOOL_TIMEOUT).checked(words=1)
 
 
 async def connect(url: str) -> Any:
@@ -197,9 +210,21 @@ async def connect(url: str) -> Any:
     try:
         return await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        text = str(error).strip().splitlines()
-        detail = text[0] if text else type(error).__name__
-        raise BackupError(f"cannot connect to {safe_url(url)}: {detail}") from None
+        raise BackupCannotRun(f"cannot connect to {safe_url(url)}: {one_line(error)}") from None
+
+
+async def connected(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """``work`` done on a fresh connection to ``url``, closed afterwards."""
+    connection = await connect(url)
+    try:
+        return await work(connection)
+    finally:
+        await connection.close()
+
+
+def on_database(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
+    """:func:`connected` from synchronous code."""
+    return asyncio.run(connected(url, work))
 
 
 async def server_version(connection: Any) -> Version:
@@ -215,20 +240,21 @@ def database_url(server_url: str, name: str) -> str:
 
 async def create_database(server_url: str, name: str, template: str = "template0") -> str:
     """Create a database on the server, a copy of ``template`` (default: empty); its URL."""
-    connection = await connect(server_url)
-    try:
-        await connection.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
-    except asyncpg.PostgresError as error:
-        raise BackupError(f"cannot create database {name}: {error}") from None
-    finally:
-        await connection.close()
+
+    async def create(connection: Any) -> None:
+        try:
+            await connection.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
+        except asyncpg.PostgresError as error:
+            raise BackupCannotRun(f"cannot create database {name}: {one_line(error)}") from None
+
+    await connected(server_url, create)
     return database_url(server_url, name)
 
 
 async def drop_database(server_url: str, name: str) -> None:
     """Drop a database, disconnecting its sessions first."""
-    connection = await connect(server_url)
-    try:
+
+    async def drop(connection: Any) -> None:
         await connection.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
-    finally:
-        await connection.close()
+
+    await connected(server_url, drop)

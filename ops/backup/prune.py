@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from ops.backup import retention
 from ops.backup.catalog import BackupEntry, scan
 from ops.backup.context import BackupContext
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun
 from ops.backup.layout import Kind
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
-    """One backup and what the policy decided for it."""
+class PruneDecision:
+    """One backup and what the retention policy decided for it."""
 
     entry: BackupEntry
     decision: retention.Decision
@@ -32,7 +32,7 @@ class Step:
         }
 
 
-def plan(context: BackupContext, kind: Kind) -> list[Step]:
+def plan(context: BackupContext, kind: Kind) -> list[PruneDecision]:
     """The decision for every backup of ``kind``, newest first."""
     entries = {entry.id: entry for entry in scan(context.storage, context.name, kind)}
     candidates = [
@@ -40,29 +40,29 @@ def plan(context: BackupContext, kind: Kind) -> list[Step]:
         for e in entries.values()
     ]
     decisions = retention.decide(candidates, context.environment.backup.retention, context.clock())
-    return [Step(entries[d.id], d) for d in decisions]
+    return [PruneDecision(entries[d.id], d) for d in decisions]
 
 
-def check_safe(steps: list[Step]) -> None:
+def check_safe(decisions: list[PruneDecision]) -> None:
     """Refuse a plan that would delete the newest complete or newest verified backup."""
-    complete = [s for s in steps if s.entry.complete]
-    verified = [s for s in complete if s.entry.verified_ok]
+    complete = [d for d in decisions if d.entry.complete]
+    verified = [d for d in complete if d.entry.verified_ok]
     for label, group in (("complete", complete), ("verified", verified)):
-        newest = max(group, key=lambda s: (s.entry.time, s.entry.id), default=None)
+        newest = max(group, key=lambda d: (d.entry.time, d.entry.id), default=None)
         if newest is not None and not newest.decision.keep:
-            raise BackupError(f"refusing to prune: it would delete the newest {label} backup")
+            raise BackupCannotRun(f"refusing to prune: it would delete the newest {label} backup")
 
 
-def apply(context: BackupContext, steps: list[Step]) -> list[str]:
+def apply(context: BackupContext, decisions: list[PruneDecision]) -> list[str]:
     """Delete every backup the plan deletes (manifest first, so none is left looking
     complete with objects missing); return their ids."""
-    check_safe(steps)
+    check_safe(decisions)
     deleted = []
-    for step in steps:
-        if step.decision.keep:
+    for item in decisions:
+        if item.decision.keep:
             continue
-        objects = sorted(step.entry.objects, key=lambda o: not o.key.endswith("/manifest.json"))
+        objects = sorted(item.entry.objects, key=lambda o: not o.key.endswith("/manifest.json"))
         for info in objects:
             context.storage.delete(info.key)
-        deleted.append(step.entry.id)
+        deleted.append(item.entry.id)
     return deleted

@@ -1,16 +1,14 @@
 """Restoring a backup: plan (which backup, which target, is it empty, is it
-production), guards (non-empty needs --force, production needs confirmation),
+production), guards (non-empty needs --force, production needs approval),
 apply (checksum verified before anything is written, then pg_restore in one
 transaction, or an atomic SQLite file swap, or archive extraction), and the
 check afterwards (row counts and migration revision against the manifest)."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from ops.backup.context import BackupContext, open_context
 from ops.backup.database import (
     Snapshot,
     backend_of,
-    compare_counts,
+    check_against_manifest,
     pg_is_empty,
     pg_snapshot,
     safe_url,
@@ -28,14 +26,14 @@ from ops.backup.database import (
     sqlite_is_empty,
     sqlite_path,
 )
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun
 from ops.backup.layout import Kind, object_key
 from ops.backup.manifest import Manifest
 from ops.backup.transfer import fetch
 from ops.backup.verify import usable_key
+from ops.core.console import Console
+from ops.core.exits import OpsError
 from ops.environments import available
-
-Confirm = Callable[[str], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +43,22 @@ class Target:
     kind: str  # postgresql | sqlite | directory
     location: str  # URL (with password: never print) or directory path
     display: str
-    production: bool = False
+    production_environment: str | None = None  # the production environment it belongs to
+
+    @property
+    def production(self) -> bool:
+        """True when the target is a production environment's database."""
+        return self.production_environment is not None
 
 
-@dataclass(slots=True)
-class Plan:
+@dataclass(frozen=True, slots=True)
+class RestorePlan:
     """A restore, checked before anything is written."""
 
     entry: BackupEntry
     target: Target
     empty: bool
-    steps: list[str] = field(default_factory=list)
+    steps: tuple[str, ...] = ()
 
     @property
     def manifest(self) -> Manifest:
@@ -68,20 +71,21 @@ class Plan:
         return {
             "backup": self.entry.id, "kind": self.entry.kind, "environment": self.entry.environment,
             "target": self.target.display, "target_empty": self.empty,
-            "production_target": self.target.production, "steps": self.steps,
+            "production_target": self.target.production, "steps": list(self.steps),
         }  # fmt: skip
 
 
-def _production_urls(context: BackupContext) -> list[str]:
-    urls = []
+def _production_databases(context: BackupContext) -> dict[str, str]:
+    """Production environment name -> its database URL (those that can be resolved)."""
+    found = {}
     for name in available(context.environment_dir):
         try:
             other = open_context(name, context.env, context.environment_dir)
             if other.environment.is_production:
-                urls.append(other.database_url())
-        except BackupError:
+                found[name] = other.database_url()
+        except OpsError:  # an environment that cannot be opened has no database to protect
             continue
-    return urls
+    return found
 
 
 def resolve_target(context: BackupContext, spec: str, kind: Kind) -> Target:
@@ -90,14 +94,17 @@ def resolve_target(context: BackupContext, spec: str, kind: Kind) -> Target:
     if kind != "db":
         path = Path(spec).expanduser().resolve()
         return Target("directory", str(path), str(path))
+    production = None
     if spec.startswith("env:"):
         other = open_context(spec[4:], context.env, context.environment_dir)
         url = other.database_url()
-        production = other.environment.is_production
+        production = other.name if other.environment.is_production else None
     else:
-        url, production = spec, False
+        url = spec
     backend = backend_of(url)
-    production = production or any(same_database(url, p) for p in _production_urls(context))
+    if production is None:
+        databases = _production_databases(context).items()
+        production = next((name for name, db in databases if same_database(url, db)), None)
     display = safe_url(url) if backend == "postgresql" else str(sqlite_path(url))
     return Target(backend, url, display, production)
 
@@ -108,36 +115,28 @@ def _is_empty(target: Target) -> bool:
         return not path.exists() or not any(path.iterdir())
     if target.kind == "sqlite":
         return sqlite_is_empty(sqlite_path(target.location))
-    return asyncio.run(_pg_empty(target.location))
+    return postgres.on_database(target.location, pg_is_empty)
 
 
-async def _pg_empty(url: str) -> bool:
-    connection = await postgres.connect(url)
-    try:
-        return await pg_is_empty(connection)
-    finally:
-        await connection.close()
-
-
-def plan(context: BackupContext, reference: str, spec: str, kind: Kind) -> Plan:
+def plan(context: BackupContext, reference: str, spec: str, kind: Kind) -> RestorePlan:
     """Which backup into which target; raises one line when they do not fit."""
     entry = resolve(scan(context.storage, context.name, kind), reference, context.name, kind)
     target = resolve_target(context, spec, kind)
     manifest = entry.manifest
     assert manifest is not None
     if manifest.database and manifest.database.backend != target.kind:
-        raise BackupError(
+        raise BackupCannotRun(
             f"backup {entry.id} is a {manifest.database.backend} backup; "
             f"the target is {target.kind}"
         )
     empty = _is_empty(target)
-    steps = [
+    steps = (
         f"download {', '.join(o.name for o in manifest.objects)}, check sha256 with the manifest",
         *(["decrypt (authenticating every chunk)"] if manifest.encryption else []),
         _apply_step(target, empty),
         *(["compare row counts and migration revision with the manifest"] if kind == "db" else []),
-    ]
-    return Plan(entry, target, empty, steps)
+    )
+    return RestorePlan(entry, target, empty, steps)
 
 
 def _apply_step(target: Target, empty: bool) -> str:
@@ -149,20 +148,21 @@ def _apply_step(target: Target, empty: bool) -> str:
     return f"extract into {target.display}"
 
 
-def guard(plan: Plan, force: bool, yes: bool, confirm: Confirm | None) -> None:
-    """Refuse a non-empty target without ``force`` and production without confirmation."""
+def guard(plan: RestorePlan, *, force: bool, yes: bool, console: Console) -> str | None:
+    """Refuse a non-empty target without ``force``; a production target needs approval
+    (``yes``, or typing the production environment's name). Returns how a production
+    restore was approved (None for any other target)."""
     if not plan.empty and not force:
-        raise BackupError(
+        raise BackupCannotRun(
             f"target {plan.target.display} is not empty: pass --force to overwrite it"
         )
-    if plan.target.production and not yes:
-        question = f"Restore backup {plan.entry.id} into PRODUCTION ({plan.target.display})?"
-        if confirm is None:
-            raise BackupError(
-                "refusing to restore into a production database without confirmation: pass --yes"
-            )
-        if not confirm(question):
-            raise BackupError("restore into production not confirmed")
+    production = plan.target.production_environment
+    if production is None:
+        return None
+    question = f"Restore backup {plan.entry.id} into PRODUCTION ({plan.target.display})?"
+    return console.approve(
+        question, production, yes=yes, needed_for=f"a restore into {production}'s database"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ class Result:
         }
 
 
-def apply(context: BackupContext, plan: Plan) -> Result:
+def apply(context: BackupContext, plan: RestorePlan) -> Result:
     """Restore (after the checksum passes), then check the result against the manifest."""
     began = time.monotonic()
     checks = load(context, plan)
@@ -193,7 +193,7 @@ def apply(context: BackupContext, plan: Plan) -> Result:
     return Result(plan.entry.id, plan.target.display, round(time.monotonic() - began, 3), checks)
 
 
-def load(context: BackupContext, plan: Plan) -> list[str]:
+def load(context: BackupContext, plan: RestorePlan) -> list[str]:
     """Download and check the payload, then write it into the target."""
     manifest = plan.manifest
     key = usable_key(context, manifest)
@@ -202,10 +202,12 @@ def load(context: BackupContext, plan: Plan) -> list[str]:
         name = object_key(manifest.environment, manifest.kind, manifest.id, stored.name)
         payload = fetch(context.storage, name, stored, Path(directory) / "payload", key)
         checks = [f"{stored.name}: sha256 matches the manifest"]
-        return checks + _restore_payload(plan, payload, Path(directory))
+        return checks + _restore_payload(context, plan, payload, Path(directory))
 
 
-def _restore_payload(plan: Plan, payload: Path, workdir: Path) -> list[str]:
+def _restore_payload(
+    context: BackupContext, plan: RestorePlan, payload: Path, workdir: Path
+) -> list[str]:
     manifest, target = plan.manifest, plan.target
     if target.kind == "directory":
         archives.test(payload, manifest.files)
@@ -217,7 +219,7 @@ def _restore_payload(plan: Plan, payload: Path, workdir: Path) -> list[str]:
         sqlite.check_database(database)
         sqlite.replace_database(database, sqlite_path(target.location))
         return ["SQLite integrity_check ok, file replaced atomically"]
-    tools = postgres.tools()
+    tools = postgres.tools(context.env)
     assert manifest.database is not None
     archive = postgres.parse_version(manifest.database.tool_version)
     postgres.require_client("pg_restore", tools.restore_version, archive, "the archive's pg_dump")
@@ -225,41 +227,16 @@ def _restore_payload(plan: Plan, payload: Path, workdir: Path) -> list[str]:
     return ["pg_restore completed (one transaction)"]
 
 
-def check(plan: Plan) -> list[str]:
+def check(plan: RestorePlan) -> list[str]:
     """Row counts and migration revision of the restored database against the manifest."""
     if plan.target.kind == "sqlite":
         facts = sqlite.check_database(sqlite_path(plan.target.location))
     else:
         facts = read_facts(plan.target.location)
-    return check_against_manifest(plan.manifest, facts)
+    assert plan.manifest.database is not None
+    return check_against_manifest(plan.manifest.database, facts, "restored")
 
 
 def read_facts(url: str) -> Snapshot:
     """Row counts, revision and newest data of a PostgreSQL database."""
-    return asyncio.run(_pg_facts(url))
-
-
-async def _pg_facts(url: str) -> Snapshot:
-    connection = await postgres.connect(url)
-    try:
-        return await pg_snapshot(connection)
-    finally:
-        await connection.close()
-
-
-def check_against_manifest(manifest: Manifest, facts: Snapshot) -> list[str]:
-    """Row counts and migration revision must be those the manifest recorded."""
-    assert manifest.database is not None
-    expected = manifest.database
-    differences = compare_counts(expected.row_counts, facts.row_counts)
-    if differences:
-        raise BackupError(f"restored row counts differ from the manifest: {'; '.join(differences)}")
-    if facts.migration_revision != expected.migration_revision:
-        raise BackupError(
-            f"restored migration revision {facts.migration_revision} differs from the "
-            f"manifest's {expected.migration_revision}"
-        )
-    return [
-        f"row counts of {len(expected.row_counts)} tables match the manifest",
-        f"migration revision {facts.migration_revision} matches",
-    ]
+    return postgres.on_database(url, pg_snapshot)

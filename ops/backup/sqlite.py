@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 from ops.backup.database import Snapshot, sqlite_snapshot
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
 
 GZIP_LEVEL = 6
 
@@ -20,7 +20,7 @@ def online_backup(source: Path, destination: Path) -> Snapshot:
     """Copy a live database with ``sqlite3.Connection.backup`` (one consistent snapshot,
     readers and writers of the source keep working); return the copy's facts."""
     if not source.is_file():
-        raise BackupError(f"SQLite database {source} does not exist")
+        raise BackupCannotRun(f"SQLite database {source} does not exist")
     uri = f"{source.resolve().as_uri()}?mode=ro"
     try:
         with (
@@ -29,7 +29,7 @@ def online_backup(source: Path, destination: Path) -> Snapshot:
         ):
             src.backup(dst)
     except sqlite3.DatabaseError as error:
-        raise BackupError(f"SQLite backup of {source} failed: {error}") from None
+        raise BackupCannotRun(f"SQLite backup of {source} failed: {error}") from None
     return check_database(destination)
 
 
@@ -39,10 +39,10 @@ def check_database(path: Path) -> Snapshot:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
             result = [row[0] for row in db.execute("PRAGMA integrity_check")]
             if result != ["ok"]:
-                raise BackupError(f"SQLite integrity check failed: {result[0]}")
+                raise BackupCheckFailed(f"SQLite integrity check failed: {result[0]}")
             return sqlite_snapshot(db)
     except sqlite3.DatabaseError as error:
-        raise BackupError(f"not a valid SQLite database: {error}") from None
+        raise BackupCheckFailed(f"not a valid SQLite database: {error}") from None
 
 
 def compress(source: Path, destination: Path) -> None:
@@ -57,7 +57,7 @@ def decompress(source: Path, destination: Path) -> None:
         with gzip.open(source, "rb") as packed, destination.open("wb") as out:
             shutil.copyfileobj(packed, out, 1024 * 1024)
     except (OSError, EOFError) as error:
-        raise BackupError(f"not a valid gzip stream: {error}") from None
+        raise BackupCheckFailed(f"not a valid gzip stream: {error}") from None
 
 
 def replace_database(restored: Path, target: Path) -> None:

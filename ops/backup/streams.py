@@ -49,16 +49,23 @@ def _apply(transforms: Sequence[Transform], data: bytes, final: bool) -> bytes:
     return data
 
 
-class TransformReader(io.RawIOBase):
+class _Transforming(io.RawIOBase):
+    """A raw stream that passes bytes through ``transforms`` and counts them in ``digest``."""
+
+    def __init__(self, transforms: Sequence[Transform], digest: Digest | None) -> None:
+        super().__init__()
+        self.transforms = list(transforms)
+        self.digest = digest or Digest()
+
+
+class TransformReader(_Transforming):
     """Reads ``source`` through ``transforms``; ``digest`` sees the output."""
 
     def __init__(
         self, source: BinaryIO, transforms: Sequence[Transform] = (), digest: Digest | None = None
     ) -> None:
-        super().__init__()
+        super().__init__(transforms, digest)
         self.source = source
-        self.transforms = list(transforms)
-        self.digest = digest or Digest()
         self.consumed = 0  # bytes read from the source
         self._buffer = bytearray()
         self._eof = False
@@ -86,16 +93,14 @@ class TransformReader(io.RawIOBase):
         return count
 
 
-class TransformWriter(io.RawIOBase):
+class TransformWriter(_Transforming):
     """Writes through ``transforms`` into ``sink``; ``digest`` sees the input."""
 
     def __init__(
         self, sink: BinaryIO, transforms: Sequence[Transform] = (), digest: Digest | None = None
     ) -> None:
-        super().__init__()
+        super().__init__(transforms, digest)
         self.sink = sink
-        self.transforms = list(transforms)
-        self.digest = digest or Digest()
 
     def writable(self) -> bool:
         """Always."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from ops.backup.crypto import Decryptor, EncryptionKey, Encryptor
-from ops.backup.errors import BackupError
+from ops.backup.crypto import DecryptionFailed, Decryptor, EncryptionKey, Encryptor
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
 from ops.backup.manifest import ObjectFormat, StoredObject
 from ops.backup.streams import Digest, TransformReader, TransformWriter
 from ops.storage import Storage
@@ -29,7 +29,7 @@ def upload(
     reader = TransformReader(source, transforms, Digest())
     stored = storage.put(key, reader)  # type: ignore[arg-type]  # a readable stream
     if stored != reader.digest.size:
-        raise BackupError(f"object {key}: stored {stored} bytes, wrote {reader.digest.size}")
+        raise BackupCheckFailed(f"object {key}: stored {stored} bytes, wrote {reader.digest.size}")
     return StoredObject(
         name=key.rsplit("/", 1)[-1],
         format=fmt,
@@ -50,7 +50,7 @@ def fetch(
     """Download into ``destination``, check sha256 and size of the stored bytes against
     the manifest (a mismatch is a one-line error naming the object), then decrypt."""
     if expected.encrypted and encryption is None:
-        raise BackupError(f"object {key} is encrypted: its key is needed to read it")
+        raise BackupCannotRun(f"object {key} is encrypted: its key is needed to read it")
     raw = (
         destination.with_name(destination.name + ENCRYPTED_SUFFIX)
         if expected.encrypted
@@ -73,25 +73,19 @@ def decrypt_file(source: Path, destination: Path, encryption: EncryptionKey, nam
             writer = TransformWriter(sink, [Decryptor(encryption)])
             copy_stream(handle, writer)  # type: ignore[arg-type]  # a writable stream
             writer.finish()
-    except BackupError as error:
+    except DecryptionFailed as error:
         destination.unlink(missing_ok=True)
-        raise BackupError(f"object {name}: {error}") from None
+        raise DecryptionFailed(f"object {name}: {error}") from None
 
 
 def _check(key: str, expected: StoredObject, digest: Digest) -> None:
     if digest.size != expected.size:
-        raise BackupError(
+        raise BackupCheckFailed(
             f"object {key}: size {digest.size} bytes, manifest says {expected.size} "
             "(corrupt or truncated)"
         )
     if digest.hexdigest != expected.sha256:
-        raise BackupError(
+        raise BackupCheckFailed(
             f"object {key}: sha256 mismatch (manifest {expected.sha256[:12]}…, "
             f"stored {digest.hexdigest[:12]}…): the object is corrupt"
         )
-
-
-def copy_file(path: Path, sink: BinaryIO) -> int:
-    """Copy a local file into a stream."""
-    with path.open("rb") as handle:
-        return copy_stream(handle, sink)

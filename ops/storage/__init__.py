@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -26,15 +25,12 @@ __all__ = [
 ]
 
 
-def s3_settings(
-    environment: EnvironmentDefinition, env: Mapping[str, str] | None = None
-) -> S3Settings:
+def s3_settings(environment: EnvironmentDefinition, env: Mapping[str, str]) -> S3Settings:
     """The S3 settings of an environment: the endpoint URL from the variable it names,
     credentials from ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``
-    when set, else boto3's standard chain (profiles, instance roles)."""
+    when set in ``env``, else boto3's standard chain (profiles, instance roles)."""
     from ops.storage.s3 import MiB, S3Settings  # boto3 is imported only when S3 is used
 
-    source = os.environ if env is None else env
     backup = environment.backup
     if not backup.s3_bucket:
         raise StorageError(f"environment {environment.name!r}: backup.s3_bucket is not set")
@@ -42,18 +38,17 @@ def s3_settings(
         bucket=backup.s3_bucket,
         prefix=backup.s3_prefix,
         region=backup.s3_region,
-        endpoint_url=source.get(backup.s3_endpoint_url_env) or None,
+        endpoint_url=env.get(backup.s3_endpoint_url_env) or None,
         part_size=backup.s3_part_size_mib * MiB,
-        access_key_id=source.get("AWS_ACCESS_KEY_ID") or None,
-        secret_access_key=source.get("AWS_SECRET_ACCESS_KEY") or None,
-        session_token=source.get("AWS_SESSION_TOKEN") or None,
+        access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+        session_token=env.get("AWS_SESSION_TOKEN") or None,
     )
 
 
-def open_storage(
-    environment: EnvironmentDefinition, env: Mapping[str, str] | None = None
-) -> Storage:
-    """The backup storage an environment defines (``backup.storage``)."""
+def open_storage(environment: EnvironmentDefinition, env: Mapping[str, str]) -> Storage:
+    """The backup storage an environment defines (``backup.storage``); S3 settings and
+    credentials come from ``env`` (see :func:`s3_settings`)."""
     if environment.backup.storage == "s3":
         from ops.storage.s3 import S3Storage
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
-from ops.core.exits import OpsError
+from ops.core.exits import CannotRun
 
 CHUNK = 1024 * 1024
 """Bytes read or written at a time when streaming."""
@@ -27,10 +27,9 @@ def copy_stream(source: BinaryIO, sink: BinaryIO) -> int:
     return size
 
 
-class StorageError(OpsError):
-    """Storage cannot be used; the message is one line naming the store."""
-
-    exit_code: ClassVar[int] = 1
+class StorageError(CannotRun):
+    """Storage cannot be used (unreachable, denied, missing bucket or object, bad key);
+    the message is one line naming the store."""
 
 
 class ObjectMissing(StorageError):

@@ -38,6 +38,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from ops.core.exits import one_line
 from ops.storage.base import (
     CHUNK,
     ObjectInfo,
@@ -272,8 +273,7 @@ def _client_problem(code: str, error: Exception) -> str:
         return f"access denied ({code}): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
     if code in _NO_BUCKET:
         return "bucket does not exist"
-    text = str(error).strip().splitlines()
-    return text[0] if text else code or type(error).__name__
+    return one_line(error) if str(error).strip() or not code else code
 
 
 def _core_problem(error: BotoCoreError) -> str:
@@ -283,5 +283,4 @@ def _core_problem(error: BotoCoreError) -> str:
         return "endpoint unreachable"
     if isinstance(error, ReadTimeoutError):
         return "timed out"
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    return one_line(error)

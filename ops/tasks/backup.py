@@ -1,136 +1,94 @@
 """Invoke tasks: ``backup.db|config|state|all|list|verify|prune``, ``restore``, ``dr-drill``.
 
-Thin: each parses its options, opens the environment and calls ops.backup.commands
-(imported when a task runs, so that ``invoke --list`` and other tasks stay fast).
-Every expected failure ends the program with one line and exit code 1.
+Thin: each parses its flags and calls :mod:`ops.backup.operations` (imported when
+a task runs, so that ``invoke --list`` and other tasks stay fast). An expected
+failure ends the task with one line and the exit code of :mod:`ops.core.exits`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from ops.backup.context import BackupContext, open_context
-from ops.backup.errors import BackupError
 from ops.backup.layout import KINDS, Kind
-from ops.backup.output import Output
 from ops.core import environ
-from ops.tasks import one_line_errors
+from ops.tasks import DRY_RUN, ENV, FORCE, JSON, REPORT, YES, console, one_line_errors, required
 
-ENV_HELP = "environment name (deploy/environments/NAME.toml)"
-JSON_HELP = "print a machine-readable JSON result on stdout"
-REPORT_HELP = "also write the JSON result to this file"
-DRY_HELP = "check and show the plan; write nothing"
-VERIFY_HELP = "verify the new backup end to end right away"
+KIND_ALL = "db, config, state or all (default)"
+KIND_ONE = "db (default), config or state"
+# The flags every backup task has; each task adds its own.
+COMMON_HELP = {"env": ENV, "json": JSON, "report": REPORT}
 BACKUP_HELP = {
-    "env": ENV_HELP,
-    "dry_run": DRY_HELP,
-    "json_": JSON_HELP,
-    "report": REPORT_HELP,
-    "verify": VERIFY_HELP,
+    **COMMON_HELP,
+    "dry-run": DRY_RUN,
+    "verify": "verify the new backup end to end right away",
 }
 
 
-_one_line = one_line_errors
-
-
 def _context(env: str) -> BackupContext:
-    if not env:
-        raise BackupError("--env NAME is required")
-    return open_context(env, environ.current())
+    name = required(env, "--env", "the environment: deploy/environments/NAME.toml")
+    return open_context(name, environ.current())
 
 
-def _backup(
-    env: str, kinds: tuple[Kind, ...], dry_run: bool, json_: bool, report: str | None, verify: bool
-) -> None:
-    with _one_line():
-        from ops.backup import commands
+def _backup_task(name: str, kinds: tuple[Kind, ...], summary: str) -> Task[Callable[..., Any]]:
+    """``backup.<name>``: back up ``kinds`` (the four backup tasks differ only in these)."""
 
-        commands.backup(_context(env), kinds, dry_run, verify, Output(json_, report))
+    def back_up(
+        c: Context,
+        env: str = "",
+        dry_run: bool = False,
+        json_: bool = False,
+        report: str | None = None,
+        verify: bool = False,
+    ) -> None:
+        with one_line_errors():
+            from ops.backup import operations
 
+            operations.backup(
+                _context(env), kinds, dry_run=dry_run, verify=verify,
+                console=console(json_, report),
+            )  # fmt: skip
 
-@task(name="db", help=BACKUP_HELP)
-def backup_db(
-    c: Context,
-    env: str = "",
-    dry_run: bool = False,
-    json_: bool = False,
-    report: str | None = None,
-    verify: bool = False,
-) -> None:
-    """Back up the database (pg_dump -Fc or SQLite online backup)."""
-    _backup(env, ("db",), dry_run, json_, report, verify)
-
-
-@task(name="config", help=BACKUP_HELP)
-def backup_config(
-    c: Context,
-    env: str = "",
-    dry_run: bool = False,
-    json_: bool = False,
-    report: str | None = None,
-    verify: bool = False,
-) -> None:
-    """Back up env files, workflows and app configs (encrypted)."""
-    _backup(env, ("config",), dry_run, json_, report, verify)
+    back_up.__doc__ = summary
+    made: Task[Callable[..., Any]] = task(name=name, help=dict(BACKUP_HELP))(back_up)
+    return made
 
 
-@task(name="state", help=BACKUP_HELP)
-def backup_state(
-    c: Context,
-    env: str = "",
-    dry_run: bool = False,
-    json_: bool = False,
-    report: str | None = None,
-    verify: bool = False,
-) -> None:
-    """Back up logs, static assets and templates."""
-    _backup(env, ("state",), dry_run, json_, report, verify)
-
-
-@task(name="all", help=BACKUP_HELP)
-def backup_all(
-    c: Context,
-    env: str = "",
-    dry_run: bool = False,
-    json_: bool = False,
-    report: str | None = None,
-    verify: bool = False,
-) -> None:
-    """Back up database, config and state (one manifest each)."""
-    _backup(env, KINDS, dry_run, json_, report, verify)
-
-
-@task(
-    name="list",
-    help={
-        "env": ENV_HELP,
-        "kind": "db, config, state or all (default)",
-        "json_": JSON_HELP,
-        "report": REPORT_HELP,
-    },
+backup_db = _backup_task(
+    "db", ("db",), "Back up the database (pg_dump -Fc or SQLite online backup)."
 )
+backup_config = _backup_task(
+    "config", ("config",), "Back up env files, workflows and app configs (encrypted)."
+)
+backup_state = _backup_task("state", ("state",), "Back up logs, static assets and templates.")
+backup_all = _backup_task("all", KINDS, "Back up database, config and state (one manifest each).")
+
+
+@task(name="list", help={**COMMON_HELP, "kind": KIND_ALL})
 def backup_list(
     c: Context, env: str = "", kind: str = "all", json_: bool = False, report: str | None = None
 ) -> None:
     """List backups: status, size, encryption, verification."""
-    with _one_line():
-        from ops.backup import commands
+    with one_line_errors():
+        from ops.backup import operations
 
-        commands.list_backups(_context(env), kind, Output(json_, report))
+        operations.list_backups(_context(env), kind, console(json_, report))
 
 
 @task(
     name="verify",
     help={
-        "env": ENV_HELP,
-        "id_": "verify this backup",
+        **COMMON_HELP,
+        "id": "verify this backup",
         "latest": "verify the newest backup",
-        "all_": "verify every complete backup",
-        "kind": "db (default), config or state",
-        "json_": JSON_HELP,
-        "report": REPORT_HELP,
+        "all": "verify every complete backup",
+        "kind": KIND_ONE,
     },
 )
 def backup_verify(
@@ -144,22 +102,17 @@ def backup_verify(
     report: str | None = None,
 ) -> None:
     """Download, checksum, decrypt and test backups."""
-    with _one_line():
-        from ops.backup import commands
+    with one_line_errors():
+        from ops.backup import operations
 
-        commands.verify(_context(env), kind, id_, latest, all_, Output(json_, report))
+        operations.verify_backups(
+            _context(env), kind, id_, latest=latest, every=all_, console=console(json_, report)
+        )
 
 
 @task(
     name="prune",
-    help={
-        "env": ENV_HELP,
-        "kind": "db, config, state or all (default)",
-        "apply": "delete (default: dry run)",
-        "yes": "approve a production prune",
-        "json_": JSON_HELP,
-        "report": REPORT_HELP,
-    },
+    help={**COMMON_HELP, "kind": KIND_ALL, "apply": "delete (default: a dry run)", "yes": YES},
 )
 def backup_prune(
     c: Context,
@@ -171,23 +124,23 @@ def backup_prune(
     report: str | None = None,
 ) -> None:
     """Apply the retention policy (dry run unless --apply)."""
-    with _one_line():
-        from ops.backup import commands
+    with one_line_errors():
+        from ops.backup import operations
 
-        commands.prune_backups(_context(env), kind, apply, yes, Output(json_, report))
+        operations.prune_backups(
+            _context(env), kind, apply=apply, yes=yes, console=console(json_, report)
+        )
 
 
 @task(
     help={
-        "env": ENV_HELP,
+        **COMMON_HELP,
         "backup": "backup id or latest",
         "target": "database URL, env:NAME, or a directory (config/state)",
-        "kind": "db (default), config or state",
-        "force": "overwrite a non-empty target",
-        "yes": "approve a production target",
-        "dry_run": DRY_HELP,
-        "json_": JSON_HELP,
-        "report": REPORT_HELP,
+        "kind": KIND_ONE,
+        "force": f"{FORCE}: overwrite a non-empty target",
+        "yes": YES,
+        "dry-run": DRY_RUN,
     },
 )
 def restore(
@@ -203,23 +156,23 @@ def restore(
     report: str | None = None,
 ) -> None:
     """Restore a backup (checksum first, row counts after)."""
-    with _one_line():
-        if not target:
-            raise BackupError("--target is required (a database URL, env:NAME or a directory)")
-        options = {"force": force, "yes": yes, "dry_run": dry_run}
-        from ops.backup import commands
+    with one_line_errors():
+        where = required(target, "--target", "a database URL, env:NAME or a directory")
+        from ops.backup import operations
 
-        commands.restore_backup(_context(env), backup, target, kind, options, Output(json_, report))
+        operations.restore_backup(
+            _context(env), backup, where, kind, force=force, yes=yes, dry_run=dry_run,
+            console=console(json_, report),
+        )  # fmt: skip
 
 
 @task(
     help={
-        "env": ENV_HELP,
+        **COMMON_HELP,
         "backup": "backup id or latest",
         "server": "PostgreSQL server URL for the "
         "scratch database (default: $DRILL_DATABASE_URL, else the environment's server)",
-        "report_dir": "where reports go (default reports/drills)",
-        "json_": JSON_HELP,
+        "report-dir": "where the drill reports go (default reports/drills)",
     },
 )
 def dr_drill(
@@ -229,12 +182,16 @@ def dr_drill(
     server: str | None = None,
     report_dir: str | None = None,
     json_: bool = False,
+    report: str | None = None,
 ) -> None:
     """Restore into a scratch DB, start the app, measure RTO/RPO."""
-    with _one_line():
-        from ops.backup import commands
+    with one_line_errors():
+        from ops.backup import operations
 
-        commands.dr_drill(_context(env), backup, server, report_dir, Output(json_))
+        operations.dr_drill(
+            _context(env), backup, server=server,
+            report_dir=Path(report_dir) if report_dir else None, console=console(json_, report),
+        )  # fmt: skip
 
 
 backup = Collection(

@@ -18,10 +18,12 @@ import pytest
 
 from ops.backup import create, drill, prune, restore
 from ops.backup.catalog import scan
-from ops.backup.errors import BackupError
+from ops.backup.errors import BackupCannotRun
 from ops.backup.layout import object_key
 from ops.backup.retention import INCOMPLETE_GRACE
 from ops.backup.verify import verify
+from ops.core.console import Console
+from ops.core.exits import CANNOT_RUN
 from ops.project import ROOT as REPO_ROOT
 from tests.integration.backup.conftest import orders_digest, path_with, shim, sql
 from tests.support import backends
@@ -104,7 +106,7 @@ def test_an_older_pg_dump_is_refused(workspace: Workspace, pg_url: str, tmp_path
         f'[ "$1" = --version ] && echo "pg_dump (PostgreSQL) 14.9" && exit 0\nexec {real} "$@"\n',
     )
     done = run_invoke("backup.db", "--env", "pg", env=workspace.env(PATH=path_with(fake.parent)))
-    assert done.returncode == 1
+    assert done.returncode == CANNOT_RUN
     server = _server_major(pg_url)
     assert done.stderr.strip().splitlines() == [
         f"error: pg_dump 14.9 is older than the server ({server}): install the PostgreSQL "
@@ -120,19 +122,16 @@ def _server_major(url: str) -> str:
 
 
 def test_an_older_pg_restore_is_refused(
-    workspace: Workspace,
-    pg_url: str,
-    empty_pg_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    workspace: Workspace, pg_url: str, empty_pg_url: str, tmp_path: Path
 ) -> None:
     _pg_env(workspace, pg_url, storage="local")
-    context = workspace.context("pg")
-    create.run(context, "db")
+    create.run(workspace.context("pg"), "db")
     shim(tmp_path / "bin", "pg_restore", 'echo "pg_restore (PostgreSQL) 12.1"\n')
-    monkeypatch.setenv("PATH", path_with(tmp_path / "bin"))
+    context = workspace.context("pg", PATH=path_with(tmp_path / "bin"))  # found on env's PATH
     plan = restore.plan(context, "latest", empty_pg_url, "db")
-    with pytest.raises(BackupError, match=r"pg_restore 12.1 is older than the archive's pg_dump"):
+    with pytest.raises(
+        BackupCannotRun, match=r"pg_restore 12.1 is older than the archive's pg_dump"
+    ):
         restore.apply(context, plan)
     assert (
         sql(empty_pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0][0] == 0
@@ -207,10 +206,10 @@ def test_non_empty_target_needs_force(workspace: Workspace, pg_url: str, pg_temp
         sql(target, "DELETE FROM positions")
         plan = restore.plan(context, "latest", target, "db")
         assert not plan.empty
-        with pytest.raises(BackupError, match=r"is not empty: pass --force to overwrite it"):
-            restore.guard(plan, force=False, yes=False, confirm=None)
+        with pytest.raises(BackupCannotRun, match=r"is not empty: pass --force to overwrite it"):
+            restore.guard(plan, force=False, yes=False, console=Console(interactive=False))
         done = run_invoke("restore", "--env", "pg", "--target", target, env=workspace.env())
-        assert done.returncode == 1
+        assert done.returncode == CANNOT_RUN
         assert done.stderr.strip().endswith("is not empty: pass --force to overwrite it")
         forced = run_invoke(
             "restore", "--env", "pg", "--target", target, "--force", env=workspace.env()
@@ -231,7 +230,7 @@ def test_passwords_never_reach_the_output(workspace: Workspace, pg_url: str) -> 
     bad = run_invoke(
         "backup.db", "--env", "pg", env=workspace.env(DATABASE_URL=with_password + "_missing")
     )
-    assert bad.returncode == 1
+    assert bad.returncode == CANNOT_RUN  # an unreachable database
     assert len(bad.stderr.strip().splitlines()) == 1
     assert "does not exist" in bad.stderr
     assert "Hunter2" not in bad.stderr
@@ -241,11 +240,15 @@ def test_a_drill_on_a_scratch_database(workspace: Workspace, big_pg: str, tmp_pa
     _pg_env(workspace, big_pg, encrypt_database=True)
     context = workspace.context("pg")
     create.run(context, "db")
-    report = drill.run(context, server_url=backends.postgres_admin_url(), report_dir=tmp_path)
+    steps: list[str] = []
+    report = drill.run(
+        context, steps.append, server_url=backends.postgres_admin_url(), report_dir=tmp_path
+    )
     assert report.ok, report.failures
     assert report.scratch_database is not None
     assert report.scratch_database.split("/")[-1].startswith("drill_pg_")
     assert report.steps[-1].name == "drop scratch database"
+    assert steps[-1] == report.steps[-1].line()
     assert "newest restored order" in report.steps[-2].detail
     left = sql(
         backends.postgres_admin_url(),

@@ -12,13 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from ops.backup import commands, create, prune, restore, sqlite
-from ops.backup.catalog import resolve, scan
-from ops.backup.errors import BackupError
-from ops.backup.layout import object_key
-from ops.backup.output import Output
+from ops.backup import create, operations, prune, restore, sqlite
+from ops.backup.catalog import complete, resolve, scan
+from ops.backup.crypto import KeyProblem
+from ops.backup.database import check_against_manifest
+from ops.backup.errors import BackupCannotRun, BackupCheckFailed
+from ops.backup.layout import KINDS, object_key
 from ops.backup.retention import Decision
 from ops.backup.verify import verify
+from ops.core.console import Console
+from ops.core.exits import CannotRun
+from ops.storage import StorageError
 from tests.ops.backup.helpers import add_sqlite_orders, flip_byte
 from tests.support.invoke import subprocess_env
 from tests.support.s3 import BUCKET
@@ -72,7 +76,7 @@ def test_a_flipped_byte_fails_verify_and_names_the_object(
     # The result is recorded beside the backup, and restore refuses the object too.
     assert not scan(context.storage, "demo", "db")[-1].verified_ok
     plan = restore.plan(context, manifest.id, f"sqlite:///{seeded.root / 'r.db'}", "db")
-    with pytest.raises(BackupError, match=f"object {key}: sha256 mismatch"):
+    with pytest.raises(BackupCheckFailed, match=f"object {key}: sha256 mismatch"):
         restore.apply(context, plan)
     assert not (seeded.root / "r.db").exists()
 
@@ -85,8 +89,10 @@ def test_verify_task_fails_with_one_line(
     key = object_key("demo", "db", manifest.id, manifest.objects[0].name)
     path = seeded.root / "store" / key
     path.write_bytes(path.read_bytes()[:-1])
-    with pytest.raises(BackupError, match=r"1 of 1 backups failed verification: object .* size"):
-        commands.verify(context, "db", None, latest=True, every=False, out=Output())
+    with pytest.raises(
+        BackupCheckFailed, match=r"1 of 1 backups failed verification: object .* size"
+    ):
+        operations.verify_backups(context, "db", None, latest=True, every=False, console=Console())
     assert "FAILED" in capsys.readouterr().out
 
 
@@ -94,7 +100,7 @@ KILLER = """
 import os, sys
 from ops.backup import create
 from ops.backup.context import open_context
-context = open_context(sys.argv[1])
+context = open_context(sys.argv[1], dict(os.environ))
 real = context.storage.put_bytes
 def put_bytes(key, data):
     if key.endswith("/manifest.json"):
@@ -122,9 +128,9 @@ def test_a_backup_killed_before_its_manifest_is_not_complete(
     assert len(entries) == 1
     assert not entries[0].complete
     assert [o.key.rsplit("/", 1)[-1] for o in entries[0].objects] == ["database.sqlite3.gz"]
-    with pytest.raises(BackupError, match="no complete db backup of environment 'demo'"):
+    with pytest.raises(BackupCannotRun, match="no complete db backup of environment 'demo'"):
         resolve(entries, "latest", "demo", "db")
-    with pytest.raises(BackupError, match=f"backup {entries[0].id} is incomplete"):
+    with pytest.raises(BackupCannotRun, match=f"backup {entries[0].id} is incomplete"):
         resolve(entries, entries[0].id, "demo", "db")
 
 
@@ -135,10 +141,10 @@ def test_a_failed_backup_removes_what_it_uploaded(
     context = seeded.context("demo")
 
     def broken(*_args: object) -> None:
-        raise BackupError("manifest write failed")
+        raise StorageError("manifest write failed")
 
     monkeypatch.setattr(context.storage, "put_bytes", broken)
-    with pytest.raises(BackupError, match="manifest write failed"):
+    with pytest.raises(StorageError, match="manifest write failed"):
         create.run(context, "db")
     assert context.storage.list("demo/") == []
 
@@ -149,28 +155,37 @@ def test_restore_refuses_a_non_empty_target(seeded: Workspace) -> None:
     target = f"sqlite:///{seeded.sqlite_path('demo')}"  # the live database itself
     plan = restore.plan(context, "latest", target, "db")
     assert not plan.empty
-    with pytest.raises(BackupError, match=r"target .*trading.db is not empty: pass --force"):
-        restore.guard(plan, force=False, yes=False, confirm=None)
-    restore.guard(plan, force=True, yes=False, confirm=None)
+    console = Console(interactive=False)
+    with pytest.raises(BackupCannotRun, match=r"target .*trading.db is not empty: pass --force"):
+        restore.guard(plan, force=False, yes=True, console=console)
+    assert restore.guard(plan, force=True, yes=False, console=console) is None
     assert "row counts of 8 tables match the manifest" in restore.apply(context, plan).checks
 
 
-def test_restore_refuses_production_without_confirmation(seeded: Workspace, tmp_path: Path) -> None:
+def test_restore_into_production_needs_approval(
+    seeded: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "prod.db"
     seeded.define("production", top={"required_secrets": ["DATABASE_URL"]})
     context = seeded.context("demo", DATABASE_URL=f"sqlite:///{target}")
     create.run(context, "db")
     for spec in ("env:production", f"sqlite:///{target}"):
         plan = restore.plan(context, "latest", spec, "db")
-        assert plan.target.production
-        with pytest.raises(BackupError, match="refusing to restore into a production database"):
-            restore.guard(plan, force=False, yes=False, confirm=None)
-        with pytest.raises(BackupError, match="restore into production not confirmed"):
-            restore.guard(plan, force=False, yes=False, confirm=lambda _q: False)
-        restore.guard(
-            plan, force=False, yes=False, confirm=lambda question: "PRODUCTION" in question
-        )
-        restore.guard(plan, force=False, yes=True, confirm=None)
+        assert plan.target.production_environment == "production"
+        with pytest.raises(
+            CannotRun, match=r"a restore into production's database needs approval: .* --yes"
+        ):
+            restore.guard(plan, force=False, yes=False, console=Console(interactive=False))
+        typed_yes = Console(interactive=True, ask=lambda _prompt: "yes")
+        with pytest.raises(CannotRun, match="not approved"):  # the environment's name, not yes
+            restore.guard(plan, force=False, yes=False, console=typed_yes)
+        assert "PRODUCTION" in capsys.readouterr().err
+        typed_name = Console(interactive=True, ask=lambda _prompt: "production")
+        approved = restore.guard(plan, force=False, yes=False, console=typed_name)
+        assert approved == "approved interactively"
+        assert "Type 'production' to confirm" in capsys.readouterr().err
+        approved = restore.guard(plan, force=False, yes=True, console=Console(interactive=False))
+        assert approved == "approved with --yes"
     assert not restore.plan(
         context, "latest", f"sqlite:///{tmp_path / 'x.db'}", "db"
     ).target.production
@@ -179,7 +194,7 @@ def test_restore_refuses_production_without_confirmation(seeded: Workspace, tmp_
 def test_restore_refuses_a_backend_mismatch(seeded: Workspace) -> None:
     context = seeded.context("demo")
     create.run(context, "db")
-    with pytest.raises(BackupError, match="is a sqlite backup; the target is postgresql"):
+    with pytest.raises(BackupCannotRun, match="is a sqlite backup; the target is postgresql"):
         restore.plan(context, "latest", "postgresql://u@127.0.0.1:9/x", "db")
 
 
@@ -192,13 +207,17 @@ def test_row_count_differences_are_named(seeded: Workspace) -> None:
     changed = manifest.model_copy(
         update={"database": manifest.database.model_copy(update={"row_counts": counts})}
     )
+    assert changed.database is not None
     with pytest.raises(
-        BackupError, match=r"row counts differ from the manifest: orders: 0 rows, manifest has 99"
+        BackupCheckFailed,
+        match=r"^restored row counts differ from the manifest: orders: 0 rows, manifest has 99$",
     ):
-        restore.check_against_manifest(changed, facts)
+        check_against_manifest(changed.database, facts, "restored")
     other = manifest.database.model_copy(update={"migration_revision": "0001"})
-    with pytest.raises(BackupError, match="revision 0002 differs from the manifest's 0001"):
-        restore.check_against_manifest(manifest.model_copy(update={"database": other}), facts)
+    with pytest.raises(
+        BackupCheckFailed, match="restored migration revision 0002 differs from the manifest's 0001"
+    ):
+        check_against_manifest(other, facts, "restored")
 
 
 def test_config_backups_are_always_encrypted(
@@ -210,9 +229,9 @@ def test_config_backups_are_always_encrypted(
     (workspace.root / "config" / ".env.demo.local").write_text(f"DATABASE_PASSWORD={secret}\n")
     (workspace.root / "config" / "app.toml").write_text("[app]\n")
     without_key = workspace.context("demo", BACKUP_ENCRYPTION_KEY="")
-    with pytest.raises(BackupError, match="BACKUP_ENCRYPTION_KEY: not set"):
+    with pytest.raises(KeyProblem, match="BACKUP_ENCRYPTION_KEY: not set"):
         create.plan(without_key, "config")
-    with pytest.raises(BackupError, match="BACKUP_ENCRYPTION_KEY: not set"):
+    with pytest.raises(KeyProblem, match="BACKUP_ENCRYPTION_KEY: not set"):
         create.run(without_key, "config")
     assert without_key.storage.list("demo/") == []
     context = workspace.context("demo")
@@ -226,7 +245,7 @@ def test_config_backups_are_always_encrypted(
     )
     assert secret.encode() not in stored
     assert verify(context, scan(context.storage, "demo", "config")[-1]).ok
-    with pytest.raises(BackupError, match="was encrypted with key id"):
+    with pytest.raises(BackupCannotRun, match="was encrypted with key id"):
         verify(
             workspace.context("demo", BACKUP_ENCRYPTION_KEY=OTHER_KEY),
             scan(context.storage, "demo", "config")[-1],
@@ -281,10 +300,10 @@ def test_prune_applies_retention_with_a_fake_clock(seeded: Workspace, storage_ki
     assert [i for i in ids if decisions[i].keep] == [ids[0], ids[2], ids[3]]
     assert decisions[ids[0]].reasons == ("newest verified backup",)
     assert not decisions[f"{ids[0][:-6]}ffffff"].keep
-    out = Output()
-    commands.prune_backups(context, "db", apply=False, yes=False, out=out)
+    console = Console(interactive=False)
+    operations.prune_backups(context, "db", apply=False, yes=False, console=console)
     assert len(scan(context.storage, "demo", "db")) == 5  # a dry run deletes nothing
-    commands.prune_backups(context, "db", apply=True, yes=False, out=out)
+    operations.prune_backups(context, "db", apply=True, yes=False, console=console)
     assert [e.id for e in scan(context.storage, "demo", "db")] == [ids[0], ids[2], ids[3]]
 
 
@@ -292,12 +311,12 @@ def test_prune_never_deletes_the_newest_verified_or_complete(seeded: Workspace) 
     context = seeded.context("demo")
     create.run(context, "db")
     steps = prune.plan(context, "db")
-    bad = [prune.Step(s.entry, Decision(s.entry.id, False, ("x",))) for s in steps]
-    with pytest.raises(BackupError, match="would delete the newest complete backup"):
+    bad = [prune.PruneDecision(s.entry, Decision(s.entry.id, False, ("x",))) for s in steps]
+    with pytest.raises(BackupCannotRun, match="would delete the newest complete backup"):
         prune.apply(context, bad)
 
 
-def test_production_prune_needs_yes(workspace: Workspace, database_url: str) -> None:
+def test_production_prune_needs_approval(workspace: Workspace, database_url: str) -> None:
     workspace.define(
         "production",
         top={"required_secrets": ["DATABASE_URL"]},
@@ -310,20 +329,36 @@ def test_production_prune_needs_yes(workspace: Workspace, database_url: str) -> 
     clock.advance(hours=1)
     create.run(context, "db")
     with pytest.raises(
-        BackupError, match="refusing to change production backups without confirmation"
+        CannotRun, match=r"pruning the backups of production needs approval: .* pass --yes"
     ):
-        commands.prune_backups(context, "db", apply=True, yes=False, out=Output())
-    commands.prune_backups(context, "db", apply=True, yes=True, out=Output())
+        operations.prune_backups(
+            context, "db", apply=True, yes=False, console=Console(interactive=False)
+        )
+    with pytest.raises(CannotRun, match="not approved"):
+        operations.prune_backups(
+            context, "db", apply=True, yes=False,
+            console=Console(interactive=True, ask=lambda _prompt: "yes"),
+        )  # fmt: skip
+    assert len(scan(context.storage, "production", "db")) == 2
+    typed = Console(interactive=True, ask=lambda _prompt: "production")
+    done = operations.prune_backups(context, "db", apply=True, yes=False, console=typed)
+    assert done["approval"] == "approved interactively"
     assert len(scan(context.storage, "production", "db")) == 1
+    clock.advance(hours=1)
+    create.run(context, "db")
+    done = operations.prune_backups(
+        context, "db", apply=True, yes=True, console=Console(interactive=False)
+    )
+    assert (done["approval"], len(done["deleted"])) == ("approved with --yes", 1)
 
 
 def test_list_and_json(seeded: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     context = seeded.context("demo")
-    commands.list_backups(context, "all", Output())
+    operations.list_backups(context, "all", Console())
     assert "no backups of environment 'demo'" in capsys.readouterr().out
-    commands.backup(context, ("db", "state"), dry_run=False, check=True, out=Output())
+    operations.backup(context, ("db", "state"), dry_run=False, verify=True, console=Console())
     capsys.readouterr()
-    commands.list_backups(context, "all", Output())
+    operations.list_backups(context, "all", Console())
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == [
         "kind",
@@ -338,7 +373,7 @@ def test_list_and_json(seeded: Workspace, capsys: pytest.CaptureFixture[str]) ->
     ]
     assert len(table) == 4
     assert all("complete" in line and " ok " in line for line in table[2:])
-    commands.list_backups(context, "db", Output(as_json=True))
+    operations.list_backups(context, "db", Console(as_json=True))
     listed = json.loads(capsys.readouterr().out)["backups"]
     assert [b["kind"] for b in listed] == ["db"]
     assert listed[0]["manifest"]["database"]["row_counts"]["users"] == 4
@@ -349,15 +384,13 @@ def test_dry_run_writes_nothing(
 ) -> None:
     context = seeded.context("demo")
     report = tmp_path / "plan.json"
-    commands.backup(
-        context,
-        ("db", "config", "state"),
-        dry_run=True,
-        check=False,
-        out=Output(report=str(report)),
-    )
+    planned = operations.backup(
+        context, ("db", "config", "state"), dry_run=True, verify=False,
+        console=Console(report=report),
+    )  # fmt: skip
     assert context.storage.list("demo/") == []
-    plans = json.loads(report.read_text())["plans"]
+    assert json.loads(report.read_text()) == planned
+    plans = planned["plans"]
     assert [p["kind"] for p in plans] == ["db", "config", "state"]
     assert all(p["encrypted"] for p in plans if p["kind"] == "config")
     assert "dry run: nothing written" in capsys.readouterr().out
@@ -368,22 +401,22 @@ def test_a_missing_sqlite_database_is_one_line(
 ) -> None:
     seeded.sqlite_path("demo").unlink()
     context = seeded.context("demo")
-    with pytest.raises(BackupError, match=r"SQLite database .* does not exist"):
-        commands.backup(context, ("db",), dry_run=False, check=False, out=Output())
+    with pytest.raises(BackupCannotRun, match=r"SQLite database .* does not exist"):
+        operations.backup(context, ("db",), dry_run=False, verify=False, console=Console())
     assert context.storage.list("demo/") == []
 
 
 def test_missing_bucket_is_one_line_before_anything(seeded: Workspace) -> None:
     seeded.define("demo", storage="s3", backup={"s3_bucket": "missing-bucket"})
     with pytest.raises(
-        BackupError, match=r"bucket missing-bucket .*: check: bucket does not exist"
+        StorageError, match=r"bucket missing-bucket .*: check: bucket does not exist"
     ):
         create.plan(seeded.context("demo"), "db")
 
 
 def test_s3_without_a_bucket_is_refused(workspace: Workspace) -> None:
     workspace.define("demo", storage="s3", backup={"s3_bucket": ""})
-    with pytest.raises(BackupError, match=r"backup\.s3_bucket is not set"):
+    with pytest.raises(StorageError, match=r"backup\.s3_bucket is not set"):
         workspace.context("demo")
 
 
@@ -398,3 +431,47 @@ def test_stored_under_the_documented_layout(seeded: Workspace) -> None:
     keys = sorted(o["Key"] for o in listed["Contents"])
     prefix = f"t-{seeded.root.parent.name}/demo/db/{manifest.id}"
     assert keys == [f"{prefix}/database.sqlite3.gz", f"{prefix}/manifest.json"]
+
+
+def test_the_pre_deploy_backup_interface(seeded: Workspace, tmp_path: Path) -> None:
+    context = seeded.context("demo")
+    report = tmp_path / "backup.json"
+    result = operations.backup(
+        context, ("db",), dry_run=False, verify=True, console=Console(report=report)
+    )
+    assert json.loads(report.read_text()) == result
+    [db] = result["backups"]
+    assert (result["environment"], db["kind"], db["ok"]) == ("demo", "db", True)
+    assert db["verification"]["ok"]
+    assert scan(context.storage, "demo", "db")[-1].id == db["manifest"]["id"]
+
+
+def test_every_kind_is_attempted_and_a_failed_check_decides_the_code(
+    seeded: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    context = seeded.context("demo")
+    real = create.run
+    problems: dict[str, Exception] = {"config": StorageError("upload denied")}
+
+    def flaky(ctx: object, kind: str) -> object:
+        if kind in problems:
+            raise problems[kind]
+        return real(ctx, kind)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(create, "run", flaky)
+    report = tmp_path / "backup.json"
+    kinds = KINDS
+    with pytest.raises(BackupCannotRun, match=r"^backup failed: config: upload denied$"):
+        operations.backup(context, kinds, dry_run=False, verify=False, console=Console())
+    problems["state"] = BackupCheckFailed("object x: missing after upload")
+    with pytest.raises(
+        BackupCheckFailed, match="config: upload denied; state: object x: missing after upload"
+    ):
+        operations.backup(
+            context, kinds, dry_run=False, verify=False, console=Console(report=report)
+        )
+    backups = json.loads(report.read_text())["backups"]
+    assert [(b["kind"], b["ok"]) for b in backups] == [
+        ("db", True), ("config", False), ("state", False),
+    ]  # fmt: skip
+    assert len(complete(scan(context.storage, "demo", "db"))) == 2  # one per failed run

@@ -12,12 +12,15 @@ import pytest
 from ops.backup.crypto import (
     HEADER,
     TAG,
-    CryptoError,
+    DecryptionFailed,
     Decryptor,
     Encryptor,
+    KeyProblem,
     key_from_text,
     load_key,
 )
+from ops.core.exits import CANNOT_RUN, CHECK_FAILED
+from tests.ops.backup.helpers import flip_byte
 from tests.support.invoke import subprocess_env
 from tests.support.workspace import KEY, OTHER_KEY
 
@@ -62,7 +65,7 @@ def test_every_object_has_its_own_salt() -> None:
 def test_a_flipped_byte_fails_authentication(offset: int) -> None:
     sealed = bytearray(encrypt(bytes(3 * CHUNK)))
     sealed[offset] ^= 0x01
-    with pytest.raises(CryptoError, match="authentication failed at chunk"):
+    with pytest.raises(DecryptionFailed, match="authentication failed at chunk"):
         decrypt(bytes(sealed))
 
 
@@ -70,7 +73,7 @@ def test_dropping_the_final_chunk_is_detected() -> None:
     sealed = encrypt(bytes(3 * CHUNK + 5))
     block = CHUNK + TAG
     truncated = sealed[: HEADER.size + 3 * block]  # the three full chunks, no final one
-    with pytest.raises(CryptoError, match="authentication failed at chunk 2"):
+    with pytest.raises(DecryptionFailed, match="authentication failed at chunk 2"):
         decrypt(truncated)
 
 
@@ -79,7 +82,7 @@ def test_reordered_chunks_are_detected() -> None:
     block = CHUNK + TAG
     body = sealed[HEADER.size :]
     swapped = sealed[: HEADER.size] + body[block : 2 * block] + body[:block] + body[2 * block :]
-    with pytest.raises(CryptoError, match="authentication failed"):
+    with pytest.raises(DecryptionFailed, match="authentication failed"):
         decrypt(swapped)
 
 
@@ -92,24 +95,26 @@ def test_reordered_chunks_are_detected() -> None:
     ],
 )
 def test_malformed_headers(data: bytes, message: str) -> None:
-    with pytest.raises(CryptoError, match=message):
+    with pytest.raises(DecryptionFailed, match=message):
         decrypt(data)
 
 
 def test_header_without_chunks_is_truncated() -> None:
-    with pytest.raises(CryptoError, match="final chunk is missing"):
+    with pytest.raises(DecryptionFailed, match="final chunk is missing"):
         decrypt(encrypt(b"abc")[: HEADER.size + 4])
 
 
 def test_a_wrong_key_is_named_as_such() -> None:
-    with pytest.raises(CryptoError, match=r"wrong key: the object was encrypted with key id \w+"):
+    with pytest.raises(
+        DecryptionFailed, match=r"wrong key: the object was encrypted with key id \w+"
+    ):
         decrypt(encrypt(b"secret"), OTHER_KEY)
 
 
 def test_a_zero_chunk_size_in_the_header_is_refused() -> None:
     sealed = bytearray(encrypt(b"x"))
     sealed[HEADER.size - 4 : HEADER.size] = bytes(4)
-    with pytest.raises(CryptoError, match="invalid chunk size 0"):
+    with pytest.raises(DecryptionFailed, match="invalid chunk size 0"):
         decrypt(bytes(sealed))
 
 
@@ -123,7 +128,7 @@ def test_a_zero_chunk_size_in_the_header_is_refused() -> None:
     ],
 )
 def test_keys_are_checked_with_one_line(env: dict[str, str], message: str) -> None:
-    with pytest.raises(CryptoError, match=message) as caught:
+    with pytest.raises(KeyProblem, match=message) as caught:
         load_key("K", env)
     assert "\n" not in str(caught.value)
 
@@ -136,6 +141,7 @@ def test_key_ids_differ_and_hide_the_key() -> None:
 
 
 def _decrypt_cli(source: Path, target: Path, key: str | None) -> subprocess.CompletedProcess[str]:
+    """``python -m ops.backup decrypt SOURCE TARGET`` with ``key`` in BACKUP_ENCRYPTION_KEY."""
     env = subprocess_env({"BACKUP_ENCRYPTION_KEY": key} if key else {})
     return subprocess.run(
         [sys.executable, "-m", "ops.backup", "decrypt", str(source), str(target)],
@@ -153,14 +159,25 @@ def test_the_runbook_decrypt_command(tmp_path: Path) -> None:
     done = _decrypt_cli(source, target, KEY)
     assert done.returncode == 0, done.stderr
     assert target.read_bytes() == data
-    for key, message in [(None, "BACKUP_ENCRYPTION_KEY: not set"), (OTHER_KEY, "wrong key")]:
-        failed = _decrypt_cli(source, tmp_path / "y", key)
-        assert failed.returncode == 1
+    tampered = tmp_path / "tampered.enc"
+    tampered.write_bytes(flip_byte(source.read_bytes()))
+    cases = [
+        (source, None, CANNOT_RUN, "BACKUP_ENCRYPTION_KEY: not set"),
+        (source, "c2hvcnQ=", CANNOT_RUN, "BACKUP_ENCRYPTION_KEY: must be 32 random bytes"),
+        (source, OTHER_KEY, CHECK_FAILED, "wrong key"),
+        (tampered, KEY, CHECK_FAILED, f"object {tampered}: authentication failed at chunk"),
+    ]
+    for encrypted, key, code, message in cases:
+        failed = _decrypt_cli(encrypted, tmp_path / "y", key)
+        assert failed.returncode == code, failed.stderr
         assert message in failed.stderr
         assert len(failed.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "y").exists()
     missing = _decrypt_cli(tmp_path / "nothing", target, KEY)
     assert (missing.returncode, missing.stderr.strip()) == (
-        1,
+        CANNOT_RUN,
         f"error: {tmp_path / 'nothing'}: no such file",
     )
+    unwritable = _decrypt_cli(source, tmp_path / "no" / "such" / "dir", KEY)
+    assert unwritable.returncode == CANNOT_RUN
+    assert unwritable.stderr.startswith(f"error: {tmp_path / 'no' / 'such' / 'dir'}: ")

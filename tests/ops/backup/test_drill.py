@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ops.backup import commands, create, drill
-from ops.backup.errors import BackupError
+from ops.backup import create, drill, operations
+from ops.backup.drill_report import history
+from ops.backup.errors import BackupCheckFailed
 from ops.backup.layout import drill_key, object_key
-from ops.backup.output import Output
-from ops.backup.report import history
+from ops.core.console import Console
 from tests.ops.backup.helpers import add_sqlite_orders, flip_byte
 from tests.support.webhook import Webhook
 from tests.support.workspace import Workspace
@@ -26,7 +26,8 @@ def test_a_drill_restores_runs_the_app_and_reports(seeded: Workspace, tmp_path: 
     context = seeded.context("demo")
     manifest = create.run(context, "db")
     reports = tmp_path / "reports"
-    report = drill.run(context, report_dir=reports)
+    lines: list[str] = []
+    report = drill.run(context, lines.append, report_dir=reports)
     assert report.ok, report.failures
     assert report.backup_id == manifest.id
     assert report.rto_seconds is not None
@@ -43,11 +44,12 @@ def test_a_drill_restores_runs_the_app_and_reports(seeded: Workspace, tmp_path: 
         "migration revision",
         "probe restored data",
         "start app on restored data",
-        "smoke checks (read orders, place one)",
+        "check the restored app (read orders, place one)",
     ]
-    smoke = report.steps[-1].detail
-    assert "newest restored order" in smoke
-    assert "new) and read it back" in smoke
+    assert lines == [step.line() for step in report.steps]  # printed as each step ended
+    checks = report.steps[-1].detail
+    assert "newest restored order" in checks
+    assert "new) and read it back" in checks
     saved = json.loads((reports / "demo" / f"{report.drill_id}.json").read_text())
     assert saved["rto_seconds"] == report.rto_seconds
     assert saved["rpo_seconds"] == report.rpo_seconds
@@ -55,7 +57,7 @@ def test_a_drill_restores_runs_the_app_and_reports(seeded: Workspace, tmp_path: 
     assert markdown.startswith(f"# DR drill {report.drill_id} (demo): PASSED")
     assert "| start app on restored data | ok |" in markdown
     assert context.storage.head(drill_key("demo", report.drill_id)) is not None
-    second = drill.run(context, report_dir=reports)
+    second = drill.run(context, print, report_dir=reports)
     assert [r.drill_id for r in history(reports / "demo" / "history.jsonl")] == [
         report.drill_id,
         second.drill_id,
@@ -71,9 +73,15 @@ def test_rto_and_rpo_over_target_fail_and_alert(
     later = context.clock() + timedelta(hours=2)
     context.clock = lambda: later
     with pytest.raises(
-        BackupError, match=r"DR drill \S+ failed: RTO [\d.]+s exceeds the target 0.001s"
+        BackupCheckFailed, match=r"DR drill \S+ failed: RTO [\d.]+s exceeds the target 0.001s"
     ):
-        commands.dr_drill(context, "latest", None, str(tmp_path / "r"), Output())
+        operations.dr_drill(
+            context, "latest", server=None, report_dir=tmp_path / "r",
+            console=Console(env={"GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}),
+        )  # fmt: skip
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("# DR drill ")
+    assert summary.splitlines()[0].endswith("(demo): FAILED")
     report = history(tmp_path / "r" / "demo" / "history.jsonl")[-1]
     assert not report.ok
     assert all(step.ok for step in report.steps)
@@ -86,7 +94,7 @@ def test_rto_and_rpo_over_target_fail_and_alert(
 
 
 def test_a_drill_without_backups_fails_at_selection(seeded: Workspace, tmp_path: Path) -> None:
-    report = drill.run(seeded.context("demo"), report_dir=tmp_path)
+    report = drill.run(seeded.context("demo"), print, report_dir=tmp_path)
     assert not report.ok
     assert report.failures == ["select backup: no complete db backup of environment 'demo'"]
     assert report.rto_seconds is None
@@ -100,7 +108,7 @@ def test_a_corrupt_backup_fails_the_drill_at_verification(
     manifest = create.run(context, "db")
     key = object_key("demo", "db", manifest.id, manifest.objects[0].name)
     context.storage.put_bytes(key, flip_byte(context.storage.get_bytes(key)))
-    report = drill.run(context, report_dir=tmp_path)
+    report = drill.run(context, print, report_dir=tmp_path)
     assert [s.name for s in report.steps] == ["select backup", "verify backup"]
     assert report.failures[0].startswith(f"verify backup: object {key}: sha256 mismatch")
 
@@ -111,7 +119,7 @@ def test_an_unknown_migration_revision_fails_the_drill(seeded: Workspace, tmp_pa
         db.commit()
     context = seeded.context("demo")
     create.run(context, "db")
-    report = drill.run(context, report_dir=tmp_path)
+    report = drill.run(context, print, report_dir=tmp_path)
     assert report.steps[-1].name == "migration revision"
     assert report.failures[0].startswith("migration revision: revision ffff cannot be upgraded")
 
@@ -124,7 +132,7 @@ def test_an_app_that_never_gets_ready_fails_the_drill(seeded: Workspace, tmp_pat
             "timeouts": context.environment.timeouts.model_copy(update={"readiness_seconds": 0.01})
         }
     )
-    report = drill.run(context, report_dir=tmp_path)
+    report = drill.run(context, print, report_dir=tmp_path)
     assert report.steps[-1].name == "start app on restored data"
     assert not report.steps[-1].ok
     assert "not ready within" in report.failures[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.backup.errors import BackupError
+from ops.core.commands import CommandFailed
 from ops.storage import LocalStorage, ObjectMissing, Storage, StorageError
 from ops.storage.s3 import (
     DEFAULT_PART,
@@ -42,7 +42,7 @@ class Stream(io.RawIOBase):
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         if self.fail_after is not None and self.position >= self.fail_after:
-            raise BackupError("source failed mid-stream")
+            raise CommandFailed("source failed mid-stream")
         count = min(len(buffer), len(self.data) - self.position)
         buffer[:count] = self.data[self.position : self.position + count]
         self.position += count
@@ -117,7 +117,7 @@ def test_unsafe_keys_are_refused(storage: Storage, key: str) -> None:
 
 
 def test_a_failing_source_leaves_no_object(storage: Storage) -> None:
-    with pytest.raises(BackupError, match="source failed mid-stream"):
+    with pytest.raises(CommandFailed, match="source failed mid-stream"):
         storage.put("env/db/9/payload", Stream(12 * MiB, fail_after=6 * MiB))  # type: ignore[arg-type]
     assert storage.list("env/") == []
 

@@ -1,24 +1,18 @@
-"""Drill reports: the JSON document, its Markdown rendering, the append-only history."""
+"""Drill reports: the JSON document, its Markdown rendering, the append-only history
+(an :class:`~ops.core.journal.Journal` of reports)."""
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ops.core.console import write_atomically
+from ops.core.journal import Journal
+from ops.core.steps import Step
 
-class StepOutcome(BaseModel):
-    """One drill step: passed or not, how long, what it found."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    ok: bool
-    seconds: float
-    detail: str = ""
+HISTORY = "history.jsonl"
 
 
 class DrillReport(BaseModel):
@@ -43,7 +37,7 @@ class DrillReport(BaseModel):
     rpo_basis: str = "drill start minus the backup's consistency point (snapshot time)"
     data_age_seconds: float | None = None
     scratch_database: str | None = None
-    steps: list[StepOutcome] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
     failures: list[str] = Field(default_factory=list)
     alert: str | None = None
     host: str = ""
@@ -82,32 +76,15 @@ def markdown(report: DrillReport) -> str:
 
 
 def write(report: DrillReport, directory: Path) -> tuple[Path, Path]:
-    """Write ``<drill-id>.json`` and ``.md`` and append one line to ``history.jsonl``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``<drill-id>.json`` and ``.md`` and append the report to ``history.jsonl``."""
     json_path = directory / f"{report.drill_id}.json"
     md_path = directory / f"{report.drill_id}.md"
-    json_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    md_path.write_text(markdown(report), encoding="utf-8")
-    append_history(report, directory / "history.jsonl")
+    write_atomically(json_path, report.model_dump_json(indent=2) + "\n")
+    write_atomically(md_path, markdown(report))
+    Journal(directory / HISTORY).append(report.model_dump(mode="json"))
     return json_path, md_path
-
-
-def append_history(report: DrillReport, path: Path) -> None:
-    """Append one JSON line (O_APPEND: concurrent drills never interleave a line)."""
-    line = json.dumps(json.loads(report.model_dump_json()), separators=(",", ":")) + "\n"
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(descriptor, line.encode())
-    finally:
-        os.close(descriptor)
 
 
 def history(path: Path) -> list[DrillReport]:
     """Every drill recorded in a history file, oldest first."""
-    if not path.is_file():
-        return []
-    return [
-        DrillReport.model_validate_json(line)
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    return [DrillReport.model_validate(record) for record in Journal(path).records()]
