@@ -47,6 +47,7 @@ PROBE_ORDER = (
     "JOIN users u ON u.id = a.user_id WHERE u.is_active ORDER BY o.id DESC LIMIT 1"
 )
 APP_CHECKS = "check the restored app (read orders, place one)"
+STEP_NAME_WIDTH = len("compare row counts with the manifest")  # aligns the step lines
 
 
 class Drill:
@@ -63,7 +64,7 @@ class Drill:
         self.report_dir = report_dir / context.name
         self.server_url = server_url
         self.workdir = Path(tempfile.mkdtemp(prefix="drill-"))
-        self.log = StepLog(say)
+        self.log = StepLog(say, width=STEP_NAME_WIDTH)
         started = context.clock()
         self.began = time.monotonic()
         self.report = DrillReport(

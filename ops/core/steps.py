@@ -32,10 +32,10 @@ class Step:
         """JSON-ready form."""
         return asdict(self)
 
-    def line(self) -> str:
-        """The one line a terminal shows for it."""
+    def line(self, width: int = NAME_WIDTH) -> str:
+        """The one line a terminal shows for it (names padded to ``width``)."""
         mark = "ok  " if self.ok else "FAIL"
-        return f"  {mark} {self.name:<{NAME_WIDTH}} {self.seconds:6.1f}s  {self.detail}"
+        return f"  {mark} {self.name:<{width}} {self.seconds:6.1f}s  {self.detail}"
 
 
 class StepFailed(CheckFailed):
@@ -68,6 +68,8 @@ class StepLog:
 
     say: Callable[[str], None]
     steps: list[Step] = field(default_factory=list)
+    width: int = NAME_WIDTH
+    """How wide step names are padded: an operation with long step names sets its longest."""
 
     def run(
         self, name: str, action: Callable[[], T], describe: Callable[[T], str] = describe_result
@@ -87,7 +89,7 @@ class StepLog:
         """Add a step that was judged elsewhere, and print it."""
         step = Step(name, ok, round(seconds, 3), detail)
         self.steps.append(step)
-        self.say(step.line())
+        self.say(step.line(self.width))
         return step
 
     @property

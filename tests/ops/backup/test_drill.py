@@ -46,7 +46,9 @@ def test_a_drill_restores_runs_the_app_and_reports(seeded: Workspace, tmp_path: 
         "start app on restored data",
         "check the restored app (read orders, place one)",
     ]
-    assert lines == [step.line() for step in report.steps]  # printed as each step ended
+    assert lines == [
+        step.line(drill.STEP_NAME_WIDTH) for step in report.steps
+    ]  # printed as each step ended
     checks = report.steps[-1].detail
     assert "newest restored order" in checks
     assert "new) and read it back" in checks
