@@ -63,11 +63,20 @@ class Console:
         self.env = dict(env or {})
         self._ask = ask or input
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self._lines_to_stderr = as_json
 
     @property
     def stream(self) -> TextIO:
         """Human lines: stdout, or stderr when stdout carries JSON."""
-        return sys.stderr if self.as_json else sys.stdout
+        return sys.stderr if self._lines_to_stderr else sys.stdout
+
+    def part(self, report: Path | None = None) -> Console:
+        """The console of a sub-operation (a backup inside a deploy): its lines go where
+        this console's go, its result only to ``report`` -- never to this one's stdout
+        or report."""
+        child = Console(report=report, env=self.env, ask=self._ask, interactive=self.interactive)
+        child._lines_to_stderr = self._lines_to_stderr
+        return child
 
     def say(self, line: str) -> None:
         """One human line."""

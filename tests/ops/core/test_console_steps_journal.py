@@ -36,6 +36,21 @@ def test_the_report_file_is_written_whole(
     assert [p.name for p in report.parent.iterdir()] == ["run.json"], "no temporary file left"
 
 
+def test_a_sub_operation_keeps_its_result_to_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outer = Console(as_json=True, report=tmp_path / "outer.json")
+    inner = outer.part(tmp_path / "inner.json")
+    inner.say("inner progress")
+    inner.result({"inner": True})
+    outer.result({"outer": True})
+    captured = capsys.readouterr()
+    assert captured.err == "inner progress\n", "lines go where the outer console's go"
+    assert json.loads(captured.out) == {"outer": True}, "only the outer result on stdout"
+    assert json.loads((tmp_path / "inner.json").read_text()) == {"inner": True}
+    assert json.loads((tmp_path / "outer.json").read_text()) == {"outer": True}
+
+
 def test_step_summary_only_on_github(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     assert not append_step_summary("# x", {})
