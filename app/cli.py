@@ -1,4 +1,10 @@
-"""``python -m app serve | migrate | seed | check-config``."""
+"""``python -m app serve | migrate | seed | check-config``.
+
+Exit codes follow the project's one convention (``ops/core/exits.py``,
+docs/conventions.md): 0 done; 1 a check failed (``migrate --check`` not at
+head, the database refused a change); 2 cannot run (bad configuration, an
+unreachable database, a refusal such as downgrading production).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +22,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.settings import ConfigError, Environment, Settings, load_settings
 
-EXIT_CONFIG = 2
-EXIT_FAILURE = 1
+# The numbers of ops/core/exits.py, repeated because the service never imports ops/.
+DONE = 0
+CHECK_FAILED = 1
+CANNOT_RUN = 2
 DEMO_PASSWORD_ENV = "SEED_PASSWORD"  # noqa: S105 - a variable name
 
 
-class CommandError(Exception):
-    """A command failed in an expected way; the message is one line."""
+class CannotRun(Exception):
+    """A command refuses to run (unsafe here, or bad input); the message is one line."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,17 +81,17 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
         head = migrate.head_revision()
         if current != head:
             print(f"database at {current}, code expects {head}", file=sys.stderr)
-            return EXIT_FAILURE
+            return CHECK_FAILED
         print(f"database at head ({head})")
-        return 0
+        return DONE
     if args.downgrade:
         if settings.environment is Environment.PRODUCTION:
-            raise CommandError("refusing to downgrade a production database from the CLI")
+            raise CannotRun("refusing to downgrade a production database from the CLI")
         revision = migrate.downgrade(url, args.downgrade)
     else:
         revision = migrate.upgrade(url, args.revision)
     print(f"database {_describe_url(url)} at revision {revision}")
-    return 0
+    return DONE
 
 
 async def _current(url: str) -> str | None:
@@ -102,15 +110,15 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 
     password = os.environ.get(DEMO_PASSWORD_ENV)
     if settings.environment is Environment.PRODUCTION:
-        raise CommandError("refusing to create demo users in production")
+        raise CannotRun("refusing to create demo users in production")
     if password is None:
         if settings.environment.is_deployed:
-            raise CommandError(f"{DEMO_PASSWORD_ENV}: is required in {settings.environment}")
+            raise CannotRun(f"{DEMO_PASSWORD_ENV}: is required in {settings.environment}")
         from app.services.seed import DEMO_PASSWORD
 
         password = DEMO_PASSWORD
     if len(password) < 8:
-        raise CommandError(f"{DEMO_PASSWORD_ENV}: must be at least 8 characters")
+        raise CannotRun(f"{DEMO_PASSWORD_ENV}: must be at least 8 characters")
 
     async def run() -> list[dict[str, object]]:
         from app.db.engine import Database
@@ -132,7 +140,7 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
         for user in users:
             state = "created" if user["new"] else "exists"
             print(f"{user['email']:<22} {user['role']:<7} account {user['account_id']}  {state}")
-    return 0
+    return DONE
 
 
 def _check_config(settings: Settings) -> int:
@@ -153,7 +161,7 @@ def _check_config(settings: Settings) -> int:
         "git_sha": settings.git_sha,
     }
     print(json.dumps(summary, indent=2))
-    return 0
+    return DONE
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -187,11 +195,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if multiproc_dir:
             shutil.rmtree(multiproc_dir, ignore_errors=True)
-    return 0
+    return DONE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; expected failures print one line and return non-zero."""
+    """Run one command; an expected failure prints one line and returns its exit code."""
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -207,16 +215,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(settings)
     except ConfigError as error:
         print(error, file=sys.stderr)
-        return EXIT_CONFIG
-    except CommandError as error:
+        return CANNOT_RUN
+    except CannotRun as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return CANNOT_RUN
     except (OperationalError, OSError) as error:
         print(f"error: database unavailable: {_first_line(error)}", file=sys.stderr)
-        return EXIT_FAILURE
+        return CANNOT_RUN
     except DBAPIError as error:
         print(f"error: database refused the change: {_first_line(error)}", file=sys.stderr)
-        return EXIT_FAILURE
+        return CHECK_FAILED
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The ASGI application: ``app.main:create_app`` (factory) or ``app.main:app``."""
+"""The ASGI application factory ``app.main:create_app`` (``python -m app serve`` runs it)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.api.middleware import (
 )
 from app.api.routes import account, admin, auth, market, ops, orders
 from app.api.schemas import error_responses
+from app.cli import CANNOT_RUN
 from app.logs import configure_logging
 from app.runtime import Runtime
 from app.settings import ConfigError, Settings, load_settings
@@ -91,13 +92,6 @@ def _settings_or_exit() -> Settings:
         settings = load_settings()
     except ConfigError as error:
         print(error, file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(CANNOT_RUN) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
-
-
-def __getattr__(name: str) -> FastAPI:
-    # `uvicorn app.main:app` works, but importing this module builds nothing.
-    if name == "app":
-        return create_app()
-    raise AttributeError(name)

@@ -102,8 +102,6 @@ class Settings(BaseSettings):
 
     market_cache_ttl_seconds: float = Field(default=0.5, ge=0)
     market_order_collar: Decimal = Field(default=Decimal("0.05"), gt=0, lt=1)
-    max_page_size: int = Field(default=200, ge=1, le=1000)
-    book_depth_default: int = Field(default=10, ge=1, le=100)
 
     log_level: str = "INFO"
     log_json: bool = True

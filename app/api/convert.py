@@ -7,12 +7,12 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.schemas import FillOut, OrderOut, PositionOut
-from app.db.models import Fill, Order
+from app.api.schemas import AccountOut, FillOut, OrderOut, PositionOut, UserOut
+from app.db.models import Account, Fill, Order, User
 from app.domain.enums import Side
 from app.runtime import Runtime
-from app.services import orders as order_service
-from app.services.accounts import PositionView
+from app.services import queries
+from app.services.accounts import AccountSummary, PositionView
 
 PRICE_QUANTUM = Decimal("0.00000001")
 
@@ -21,7 +21,7 @@ async def symbol_of(runtime: Runtime, session: AsyncSession, instrument_id: int)
     """The symbol of an instrument id (instruments change rarely; cached per process)."""
     symbols = runtime.symbols
     if instrument_id not in symbols:
-        symbols.update(await order_service.symbols_by_id(session))
+        symbols.update(await queries.symbols_by_id(session))
     return symbols.get(instrument_id, "?")
 
 
@@ -85,4 +85,29 @@ def position_out(view: PositionView) -> PositionOut:
         realized_pnl=position.realized_pnl,
         last_price=view.last_price,
         unrealized_pnl=view.unrealized_pnl,
+    )
+
+
+def account_out(summary: AccountSummary) -> AccountOut:
+    """Response body of an account's balances."""
+    account = summary.account
+    return AccountOut(
+        id=account.id,
+        currency=account.currency,
+        cash=account.cash,
+        reserved_cash=account.reserved_cash,
+        buying_power=summary.buying_power,
+        positions_value=summary.positions_value,
+        equity=summary.equity,
+    )
+
+
+def user_out(user: User, account: Account) -> UserOut:
+    """Response body of a user (with the id of their account)."""
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        role=user.role,
+        account_id=account.id,
+        created_at=user.created_at,
     )

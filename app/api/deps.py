@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -115,8 +115,16 @@ async def admin_caller(caller: CallerDep) -> Caller:
 AdminDep = Annotated[Caller, Depends(admin_caller)]
 
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest id a BIGINT column holds: larger ids in a path are a 422, not a 500."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
 CURSOR_PATTERN = r"^[1-9][0-9]{0,17}$"
 """Cursors are opaque to clients; any value of this shape is a valid position."""
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN)]
 
 
 def encode_cursor(last_id: int) -> str:

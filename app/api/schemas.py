@@ -52,7 +52,8 @@ TEXT_PATTERN = r"^[ -~]*$"
 EMAIL_PATTERN = (
     r"^[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(\.[A-Za-z0-9\-]{1,63}){0,4}\.[A-Za-z]{2,24}$"
 )
-Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$", examples=["AAPL"])]
+SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-]{0,15}$"
+Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN, examples=["AAPL"])]
 ClientOrderId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$", examples=["c-123"])]
 
 

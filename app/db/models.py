@@ -32,7 +32,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from app.db.types import ExactDecimal
-from app.domain.enums import LedgerKind, OrderStatus, OrderType, Role, Side, TimeInForce
+from app.domain.enums import (
+    OPEN_STATUSES,
+    LedgerKind,
+    OrderStatus,
+    OrderType,
+    Role,
+    Side,
+    TimeInForce,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -42,7 +50,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-OPEN_STATUS_SQL = "status IN ('new', 'partially_filled')"
+OPEN_STATUS_VALUES = tuple(sorted(status.value for status in OPEN_STATUSES))
+"""The stored ``status`` of orders that can still trade."""
+OPEN_STATUS_SQL = f"status IN ({', '.join(repr(value) for value in OPEN_STATUS_VALUES)})"
 
 # SQLite only auto-increments INTEGER PRIMARY KEY columns.
 BigId = BigInteger().with_variant(Integer(), "sqlite")

@@ -13,13 +13,8 @@ from app.db.models import Account, Fill, Instrument, LedgerEntry, Position, User
 from app.domain import risk
 from app.domain.enums import CASH_ASSET, LedgerKind, Role
 from app.security import hash_password, verify_password
-from app.services.errors import (
-    AlreadyExists,
-    AuthenticationFailed,
-    InvalidRequest,
-    NotFound,
-    RuleViolation,
-)
+from app.services import queries
+from app.services.errors import AlreadyExists, AuthenticationFailed, InvalidRequest, RuleViolation
 
 ZERO = Decimal(0)
 
@@ -143,22 +138,9 @@ async def apply_deposit(
     """Credit cash within the caller's transaction."""
     if amount <= ZERO:
         raise InvalidRequest("amount must be positive")
-    account = await session.scalar(
-        select(Account).where(Account.id == account_id).with_for_update()
-    )
-    if account is None:
-        raise NotFound(f"account {account_id} not found")
+    account = await queries.lock_account(session, account_id)
     account.cash += amount
-    session.add(
-        LedgerEntry(
-            account_id=account_id,
-            kind=LedgerKind.DEPOSIT,
-            asset=CASH_ASSET,
-            amount=amount,
-            note=note,
-            created_at=utcnow(),
-        )
-    )
+    _record(session, account_id, LedgerKind.DEPOSIT, CASH_ASSET, amount, note)
     await session.flush()
     return account
 
@@ -181,50 +163,41 @@ async def apply_transfer_in(
     """Transfer instruments in within the caller's transaction (instrument, account, position)."""
     if qty <= ZERO or cost_price <= ZERO:
         raise InvalidRequest("qty and cost_price must be positive")
-    instrument = await session.scalar(
-        select(Instrument).where(Instrument.symbol == symbol).with_for_update()
-    )
-    if instrument is None:
-        raise NotFound(f"unknown symbol {symbol!r}")
+    instrument = await queries.lock_instrument(session, symbol)
     if not risk.on_grid(qty, instrument.lot_size):
         raise RuleViolation(
             f"qty {qty.normalize():f} is not a multiple of {instrument.lot_size.normalize():f}"
         )
-    account = await session.scalar(
-        select(Account).where(Account.id == account_id).with_for_update()
-    )
-    if account is None:
-        raise NotFound(f"account {account_id} not found")
-    position = await session.scalar(
-        select(Position)
-        .where(Position.account_id == account_id, Position.instrument_id == instrument.id)
-        .with_for_update()
-    )
-    if position is None:
-        position = Position(
-            account_id=account_id,
-            instrument_id=instrument.id,
-            qty=ZERO,
-            reserved_qty=ZERO,
-            avg_price=ZERO,
-            realized_pnl=ZERO,
-        )
-        session.add(position)
+    await queries.lock_account(session, account_id)
+    positions = await queries.lock_positions(session, instrument.id, [account_id])
+    position = positions[account_id]
     position.avg_price = risk.average_price(position.qty, position.avg_price, qty, cost_price)
     position.qty += qty
     position.updated_at = utcnow()
+    _record(session, account_id, LedgerKind.TRANSFER_IN, symbol, qty, f"cost {cost_price}")
+    await session.flush()
+    return position
+
+
+def _record(
+    session: AsyncSession,
+    account_id: int,
+    kind: LedgerKind,
+    asset: str,
+    amount: Decimal,
+    note: str,
+) -> None:
+    """Add one ledger entry to the caller's transaction."""
     session.add(
         LedgerEntry(
             account_id=account_id,
-            kind=LedgerKind.TRANSFER_IN,
-            asset=symbol,
-            amount=qty,
-            note=f"cost {cost_price}",
+            kind=kind,
+            asset=asset,
+            amount=amount,
+            note=note,
             created_at=utcnow(),
         )
     )
-    await session.flush()
-    return position
 
 
 async def summary(session: AsyncSession, account: Account) -> AccountSummary:

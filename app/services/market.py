@@ -11,11 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cache import Cache
-from app.db.models import Instrument, Order
-from app.domain.enums import OPEN_STATUSES, Side
+from app.db.models import OPEN_STATUS_VALUES, Instrument, Order
+from app.domain.enums import Side
 from app.services.errors import NotFound
-
-OPEN = tuple(status.value for status in OPEN_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +35,7 @@ class Book:
     last_price: str | None
 
 
+DEFAULT_DEPTH = 10
 MAX_DEPTH = 100
 
 
@@ -59,7 +58,7 @@ async def _levels(session: AsyncSession, instrument_id: int, side: Side, depth: 
         .where(
             Order.instrument_id == instrument_id,
             Order.side == side,
-            Order.status.in_(OPEN),
+            Order.status.in_(OPEN_STATUS_VALUES),
         )
         .group_by(price)
         .order_by(price.desc() if side is Side.BUY else price.asc())

@@ -9,7 +9,7 @@ import httpx
 from app.db.engine import Database
 from app.domain.enums import CASH_ASSET
 from app.services.accounts import ledger_balance
-from app.services.audit import check_invariants
+from app.services.invariants import check_invariants
 from tests.api.conftest import Trading
 from tests.support.app import Party
 

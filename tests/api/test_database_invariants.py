@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.engine import Database
 from app.db.models import Account, LedgerEntry, Order, Position
 from app.domain.enums import OrderType, Side, TimeInForce
-from app.services.orders import OrderRequest, cancel_order, place_order
+from app.services.cancels import cancel_order
+from app.services.orders import OrderRequest, place_order
 from tests.support.app import Party
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from app.db.engine import Database
-from app.services.audit import check_invariants
+from app.services.invariants import check_invariants
 from tests.api.conftest import Trading
 from tests.support.app import Party
 

@@ -18,7 +18,7 @@ from sqlalchemy import event
 
 from app.db.engine import Database
 from app.domain.enums import OrderStatus, OrderType, Side, TimeInForce
-from app.services.orders import MAX_PLACE_STATEMENTS, OrderRequest, place_order
+from app.services.orders import MAX_PLACE_STATEMENTS, OrderRequest, PlaceResult, place_order
 from tests.support.app import Party
 
 COLLAR = D("0.05")
@@ -51,56 +51,39 @@ def limit(side: Side, qty: str, price: str, client_order_id: str | None = None) 
     )
 
 
-async def _rest_sells(database: Database, party: Party, count: int) -> None:
-    for index in range(count):
-        await place_order(
-            database.sessions,
-            party.account_id,
-            limit(Side.SELL, "1", f"{200 + index}"),
-            collar=COLLAR,
-        )
+async def place(database: Database, party: Party, request: OrderRequest) -> PlaceResult:
+    return await place_order(database.sessions, party.account_id, request, collar=COLLAR)
 
 
-def _without_transaction_control(statements: list[str]) -> list[str]:
-    return [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT"}]
+async def place_counted(
+    database: Database, party: Party, request: OrderRequest
+) -> tuple[PlaceResult, list[str]]:
+    """Place an order; returns it and the statements it ran, transaction control left out."""
+    with counting(database) as statements:
+        result = await place(database, party, request)
+    control = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT"}
+    return result, [s for s in statements if s not in control]
 
 
 @pytest.mark.parametrize("makers", [0, 1, 20])
 async def test_bounded_statements_whatever_the_fill_count(
     database: Database, alice: Party, bob: Party, makers: int
 ) -> None:
-    await _rest_sells(database, bob, makers)
-    with counting(database) as statements:
-        result = await place_order(
-            database.sessions,
-            alice.account_id,
-            limit(Side.BUY, "25", "300", "cnt"),
-            collar=COLLAR,
-        )
+    for index in range(makers):
+        await place(database, bob, limit(Side.SELL, "1", f"{200 + index}"))
+    result, executed = await place_counted(database, alice, limit(Side.BUY, "25", "300", "cnt"))
     assert len(result.fills) == makers
-    executed = _without_transaction_control(statements)
     assert len(executed) <= MAX_PLACE_STATEMENTS, executed
     if makers:
         assert len(executed) == MAX_PLACE_STATEMENTS, "every table written once"
 
 
 async def test_rejected_and_replayed_orders_are_cheaper(database: Database, alice: Party) -> None:
-    with counting(database) as statements:
-        rejected = await place_order(
-            database.sessions,
-            alice.account_id,
-            limit(Side.BUY, "1000000", "300", "big"),
-            collar=COLLAR,
-        )
+    too_big = limit(Side.BUY, "1000000", "300", "big")
+    rejected, executed = await place_counted(database, alice, too_big)
     assert rejected.order.status is OrderStatus.REJECTED
-    assert len(_without_transaction_control(statements)) <= MAX_PLACE_STATEMENTS
+    assert len(executed) <= MAX_PLACE_STATEMENTS
 
-    with counting(database) as statements:
-        replay = await place_order(
-            database.sessions,
-            alice.account_id,
-            limit(Side.BUY, "1000000", "300", "big"),
-            collar=COLLAR,
-        )
+    replay, executed = await place_counted(database, alice, too_big)
     assert replay.replayed
-    assert len(_without_transaction_control(statements)) == 2
+    assert len(executed) == 2

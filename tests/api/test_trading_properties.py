@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from app.db.engine import Database
 from app.domain.enums import OrderType, Side, TimeInForce
-from app.services.audit import check_invariants
+from app.services.cancels import cancel_all, cancel_order
 from app.services.errors import IdempotencyConflict, NotFound, OrderNotOpen
-from app.services.orders import OrderRequest, cancel_all, cancel_order, place_order
+from app.services.invariants import check_invariants
+from app.services.orders import OrderRequest, place_order
 from tests.support.app import Party
 
 TRADERS = (2, 3, 4)  # seeded account ids of alice, bob, carol

@@ -16,39 +16,27 @@ from typing import Any
 import httpx
 import pytest
 
-from app.db.engine import Database
-from app.services.audit import check_invariants
 from ops.live.server import AppServer
-from tests.support.app import TEST_SECRET, token_for
+from tests.integration.helpers import bearer, invariant_problems, server_settings
 
 CLIENTS = 40
 
 
 @pytest.fixture
 def server(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[AppServer]:
-    app = AppServer(
-        {
-            "ENVIRONMENT": "testing",
-            "DATABASE_URL": pg_url,
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"it{tmp_path.name[-8:]}:",
-            "JWT_SECRET_KEY": TEST_SECRET,
-            "RATE_LIMIT_ENABLED": "false",
-            "DATA_DIR": str(tmp_path / "var"),
-        },
+    settings = server_settings(
+        pg_url,
         tmp_path,
-        env=os.environ,
-        workers=2,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=f"it{tmp_path.name[-8:]}:",
+        RATE_LIMIT_ENABLED="false",
     )
+    app = AppServer(settings, tmp_path, env=os.environ, workers=2)
     app.start()
     try:
         yield app
     finally:
         app.stop()
-
-
-def headers(user_id: int, role: str = "trader") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token_for(user_id, role)}"}
 
 
 async def _new_funded_trader(client: httpx.AsyncClient, email: str, cash: str) -> dict[str, Any]:
@@ -58,7 +46,7 @@ async def _new_funded_trader(client: httpx.AsyncClient, email: str, cash: str) -
     deposit = await client.post(
         f"/v1/admin/accounts/{user['account_id']}/deposits",
         json={"amount": cash},
-        headers=headers(1, "admin"),
+        headers=bearer(1, "admin"),
     )
     assert deposit.status_code == 201
     return dict(user)
@@ -72,19 +60,10 @@ async def _burst(
     )
 
 
-async def _audit(url: str) -> list[str]:
-    database = Database(url)
-    try:
-        async with database.read_sessions() as session:
-            return await check_invariants(session)
-    finally:
-        await database.dispose()
-
-
 async def test_concurrent_buys_never_overdraw(server: AppServer, pg_url: str) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         dave = await _new_funded_trader(client, "dave@example.com", "10000")
-        auth = headers(dave["id"])
+        auth = bearer(dave["id"])
         body = {"symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", "limit_price": "300"}
         responses = await _burst(client, [(body, auth)] * CLIENTS)
         statuses = Counter(r.json()["status"] for r in responses)
@@ -93,11 +72,11 @@ async def test_concurrent_buys_never_overdraw(server: AppServer, pg_url: str) ->
     assert statuses == {"new": 33, "rejected": CLIENTS - 33}
     assert account["reserved_cash"] == "9900"
     assert account["cash"] == "10000"
-    assert await _audit(pg_url) == []
+    assert await invariant_problems(pg_url) == []
 
 
 async def test_concurrent_sells_never_oversell(server: AppServer, pg_url: str) -> None:
-    alice = headers(2)
+    alice = bearer(2)
     body = {"symbol": "MSFT", "side": "sell", "type": "limit", "qty": "100", "limit_price": "900"}
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         responses = await _burst(client, [(body, alice)] * 15)
@@ -106,11 +85,11 @@ async def test_concurrent_sells_never_oversell(server: AppServer, pg_url: str) -
     assert statuses == {"new": 10, "rejected": 5}
     msft = next(p for p in positions if p["symbol"] == "MSFT")
     assert (msft["qty"], msft["reserved_qty"], msft["available_qty"]) == ("1000", "1000", "0")
-    assert await _audit(pg_url) == []
+    assert await invariant_problems(pg_url) == []
 
 
 async def test_concurrent_replays_create_one_order(server: AppServer, pg_url: str) -> None:
-    bob = headers(3)
+    bob = bearer(3)
     body = {
         "symbol": "TSLA",
         "side": "buy",
@@ -125,7 +104,7 @@ async def test_concurrent_replays_create_one_order(server: AppServer, pg_url: st
     assert {r.json()["id"] for r in responses} == {orders[0]["id"]}
     assert len(orders) == 1
     assert Counter(r.status_code for r in responses)[201] == 1
-    assert await _audit(pg_url) == []
+    assert await invariant_problems(pg_url) == []
 
 
 async def test_concurrent_crossing_flow_balances(server: AppServer, pg_url: str) -> None:
@@ -142,14 +121,14 @@ async def test_concurrent_crossing_flow_balances(server: AppServer, pg_url: str)
             "limit_price": price,
             "time_in_force": "GTC" if index % 4 else "IOC",
         }
-        requests.append((body, headers(trader)))
+        requests.append((body, bearer(trader)))
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         for _ in range(3):
             responses = await _burst(client, requests)
             assert {r.status_code for r in responses} <= {201}
-        fills = (await client.get("/v1/fills", headers=headers(2))).json()["items"]
+        fills = (await client.get("/v1/fills", headers=bearer(2))).json()["items"]
         book = (await client.get("/v1/market/AAPL/book", params={"depth": 1})).json()
     assert fills, "the flow crossed"
     if book["bids"] and book["asks"]:
         assert float(book["bids"][0]["price"]) < float(book["asks"][0]["price"])
-    assert await _audit(pg_url) == []
+    assert await invariant_problems(pg_url) == []

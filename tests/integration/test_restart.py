@@ -17,10 +17,9 @@ import httpx
 from sqlalchemy import func, select
 
 from app.db.engine import Database
-from app.db.models import Order
-from app.services.audit import check_invariants
+from app.db.models import OPEN_STATUS_VALUES, Order
 from ops.live.server import AppServer
-from tests.support.app import TEST_SECRET, token_for
+from tests.integration.helpers import bearer, invariant_problems, server_settings
 
 CLIENTS = 12
 ORDERS_PER_CLIENT = 25
@@ -37,7 +36,7 @@ async def _client(
     stop_after_errors: float,
 ) -> None:
     trader = 2 + index % 3
-    auth = {"Authorization": f"Bearer {token_for(trader, 'trader')}"}
+    auth = bearer(trader)
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as client:
         for number in range(ORDERS_PER_CLIENT):
             client_order_id = f"c{index}-{number}"
@@ -64,13 +63,7 @@ async def _client(
 
 
 async def test_kill_and_restart_mid_trading(pg_url: str, tmp_path: Path) -> None:
-    settings = {
-        "ENVIRONMENT": "testing",
-        "DATABASE_URL": pg_url,
-        "JWT_SECRET_KEY": TEST_SECRET,
-        "RATE_LIMIT_ENABLED": "false",
-        "DATA_DIR": str(tmp_path / "var"),
-    }
+    settings = server_settings(pg_url, tmp_path, RATE_LIMIT_ENABLED="false")
     first = AppServer(settings, tmp_path, env=os.environ)
     first.start()
     acknowledged: dict[str, int] = {}
@@ -98,11 +91,11 @@ async def test_kill_and_restart_mid_trading(pg_url: str, tmp_path: Path) -> None
         async with database.read_sessions() as session:
             rows = (await session.execute(select(Order.client_order_id, Order.id))).all()
             open_orders = await session.scalar(
-                select(func.count()).where(Order.status.in_(["new", "partially_filled"]))
+                select(func.count()).where(Order.status.in_(OPEN_STATUS_VALUES))
             )
-            problems = await check_invariants(session)
     finally:
         await database.dispose()
+    problems = await invariant_problems(pg_url)
     stored = {row.client_order_id: row.id for row in rows}
     assert len(rows) == len(stored), "no client_order_id was stored twice"
     assert stored == acknowledged, "every acknowledged order exists, with the id returned"

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from app.cache import RedisCache
 from app.ratelimit import RedisRateLimiter
 from ops.live.server import AppServer
-from tests.support.app import TEST_SECRET, UNBROKEN_WINDOW_SECONDS, token_for
+from tests.integration.helpers import bearer, server_settings
+from tests.support.app import UNBROKEN_WINDOW_SECONDS
 
 
 async def test_redis_rate_limit_is_shared_and_expires(redis_url: str) -> None:
@@ -74,25 +75,19 @@ async def test_two_workers_share_limits_and_metrics(
     pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     prefix = f"w{uuid.uuid4().hex[:8]}:"
-    server = AppServer(
-        {
-            "ENVIRONMENT": "testing",
-            "DATABASE_URL": pg_url,
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": prefix,
-            "JWT_SECRET_KEY": TEST_SECRET,
-            "RATE_LIMIT_PER_USER": "30",
-            "RATE_LIMIT_PER_IP": "100000",
-            "RATE_LIMIT_WINDOW_SECONDS": str(UNBROKEN_WINDOW_SECONDS),
-            "DATA_DIR": str(tmp_path / "var"),
-        },
+    settings = server_settings(
+        pg_url,
         tmp_path,
-        env=os.environ,
-        workers=2,
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=prefix,
+        RATE_LIMIT_PER_USER="30",
+        RATE_LIMIT_PER_IP="100000",
+        RATE_LIMIT_WINDOW_SECONDS=str(UNBROKEN_WINDOW_SECONDS),
     )
+    server = AppServer(settings, tmp_path, env=os.environ, workers=2)
     server.start()
     try:
-        auth = {"Authorization": f"Bearer {token_for(2, 'trader')}"}
+        auth = bearer(2)
         statuses = []
         for _ in range(40):
             # A fresh connection each time so both workers take requests.

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from app.api.convert import fill_out, position_out
+from app.api.convert import account_out, fill_out, position_out
 from app.api.deps import (
-    CURSOR_PATTERN,
+    DEFAULT_PAGE_SIZE,
     CallerDep,
+    Cursor,
+    PageLimit,
     ReadSessionDep,
     decode_cursor,
     encode_cursor,
@@ -28,16 +28,7 @@ router = APIRouter(prefix="/v1", tags=["account"])
 )
 async def account(caller: CallerDep, session: ReadSessionDep) -> AccountOut:
     """Cash, reserved cash, buying power, and positions valued at the last price."""
-    summary = await accounts.summary(session, caller.account)
-    return AccountOut(
-        id=caller.account.id,
-        currency=caller.account.currency,
-        cash=caller.account.cash,
-        reserved_cash=caller.account.reserved_cash,
-        buying_power=summary.buying_power,
-        positions_value=summary.positions_value,
-        equity=summary.equity,
-    )
+    return account_out(await accounts.summary(session, caller.account))
 
 
 @router.get(
@@ -60,8 +51,8 @@ async def positions(caller: CallerDep, session: ReadSessionDep) -> list[Position
 async def fills(
     caller: CallerDep,
     session: ReadSessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> FillPage:
     """The caller's trades, newest first."""
     rows = await accounts.fills(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Path, status
-
-from app.api.convert import position_out
-from app.api.deps import AdminDep, ReadSessionDep, SessionsDep
+from app.api.convert import account_out, position_out
+from app.api.deps import AdminDep, ReadSessionDep, RowId, SessionsDep
 from app.api.schemas import AccountOut, DepositIn, PositionOut, TransferIn, error_responses
 from app.services import accounts
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-AccountId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.post(
@@ -23,7 +20,7 @@ AccountId = Annotated[int, Path(ge=1, le=2**63 - 1)]
     summary="Deposit cash (admin)",
 )
 async def deposit(
-    account_id: AccountId,
+    account_id: RowId,
     body: DepositIn,
     _admin: AdminDep,
     sessions: SessionsDep,
@@ -31,16 +28,7 @@ async def deposit(
 ) -> AccountOut:
     """Credit cash to any account; recorded in the ledger."""
     account = await accounts.deposit(sessions, account_id, body.amount, body.note)
-    summary = await accounts.summary(session, account)
-    return AccountOut(
-        id=account.id,
-        currency=account.currency,
-        cash=account.cash,
-        reserved_cash=account.reserved_cash,
-        buying_power=summary.buying_power,
-        positions_value=summary.positions_value,
-        equity=summary.equity,
-    )
+    return account_out(await accounts.summary(session, account))
 
 
 @router.post(
@@ -51,7 +39,7 @@ async def deposit(
     summary="Transfer instruments in (admin)",
 )
 async def transfer(
-    account_id: AccountId,
+    account_id: RowId,
     body: TransferIn,
     _admin: AdminDep,
     sessions: SessionsDep,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, status
 
+from app.api.convert import user_out
 from app.api.deps import CallerDep, ReadSessionDep, RuntimeDep, SessionsDep
 from app.api.schemas import RegisterIn, TokenOut, UserOut, error_responses
 from app.security import create_access_token
@@ -31,13 +32,7 @@ GrantType = Annotated[Literal["password"], Form()]
 async def register(body: RegisterIn, sessions: SessionsDep) -> UserOut:
     """Create a trader with an empty cash account."""
     user, account = await accounts.register(sessions, body.email, body.password)
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        role=user.role,
-        account_id=account.id,
-        created_at=user.created_at,
-    )
+    return user_out(user, account)
 
 
 @router.post(
@@ -70,10 +65,4 @@ async def login(
 @router.get("/me", response_model=UserOut, responses=error_responses(401), summary="Who am I")
 async def me(caller: CallerDep) -> UserOut:
     """The authenticated user."""
-    return UserOut(
-        id=caller.user.id,
-        email=caller.user.email,
-        role=caller.user.role,
-        account_id=caller.account.id,
-        created_at=caller.user.created_at,
-    )
+    return user_out(caller.user, caller.account)

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from app.api.deps import ReadSessionDep, RuntimeDep
-from app.api.schemas import BookOut, InstrumentOut, QuoteOut, error_responses
+from app.api.schemas import SYMBOL_PATTERN, BookOut, InstrumentOut, QuoteOut, error_responses
 from app.db.models import Instrument
 from app.services import market
 
 router = APIRouter(prefix="/v1", tags=["market"])
-SymbolPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")]
+SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN)]
 
 
 @router.get(
@@ -25,17 +25,7 @@ SymbolPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")]
 async def instruments(session: ReadSessionDep) -> list[InstrumentOut]:
     """Every instrument with its tick and lot size."""
     rows = await session.scalars(select(Instrument).order_by(Instrument.symbol))
-    return [
-        InstrumentOut(
-            symbol=row.symbol,
-            name=row.name,
-            tick_size=row.tick_size,
-            lot_size=row.lot_size,
-            tradable=row.tradable,
-            last_price=row.last_price,
-        )
-        for row in rows
-    ]
+    return [InstrumentOut.model_validate(row, from_attributes=True) for row in rows]
 
 
 @router.get(
@@ -48,7 +38,7 @@ async def book(
     symbol: SymbolPath,
     runtime: RuntimeDep,
     session: ReadSessionDep,
-    depth: Annotated[int, Query(ge=1, le=market.MAX_DEPTH)] = 10,
+    depth: Annotated[int, Query(ge=1, le=market.MAX_DEPTH)] = market.DEFAULT_DEPTH,
 ) -> BookOut:
     """Aggregated price levels, served from a cache that lives a fraction of a second."""
     snapshot = await market.cached_book(

@@ -4,28 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app import metrics
 from app.api.convert import order_out, orders_out, symbol_of
 from app.api.deps import (
-    CURSOR_PATTERN,
+    DEFAULT_PAGE_SIZE,
     CallerDep,
+    Cursor,
+    PageLimit,
     ReadSessionDep,
+    RowId,
     RuntimeDep,
     SessionsDep,
     decode_cursor,
     encode_cursor,
 )
-from app.api.schemas import CancelAllOut, OrderIn, OrderOut, OrderPage, error_responses
+from app.api.schemas import (
+    SYMBOL_PATTERN,
+    CancelAllOut,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    error_responses,
+)
 from app.domain.enums import OrderStatus
 from app.runtime import Runtime
-from app.services import market
+from app.services import cancels, market, queries
 from app.services import orders as order_service
 from app.services.orders import OrderRequest
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
-OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
@@ -98,12 +107,12 @@ async def list_orders(
     runtime: RuntimeDep,
     session: ReadSessionDep,
     status_filter: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    symbol: Annotated[str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9.\-]{0,15}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
+    symbol: Annotated[str | None, Query(pattern=SYMBOL_PATTERN)] = None,
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> OrderPage:
-    """The caller's orders, newest first, with cursor pagination (at most 200 a page)."""
-    rows = await order_service.list_orders(
+    """The caller's orders, newest first, with cursor pagination."""
+    rows = await queries.list_orders(
         session,
         caller.account.id,
         status=status_filter,
@@ -125,10 +134,10 @@ async def list_orders(
     summary="Get an order",
 )
 async def get_order(
-    order_id: OrderId, caller: CallerDep, runtime: RuntimeDep, session: ReadSessionDep
+    order_id: RowId, caller: CallerDep, runtime: RuntimeDep, session: ReadSessionDep
 ) -> OrderOut:
     """One of the caller's orders (another account's order is a 404)."""
-    order = await order_service.get_order(session, caller.account.id, order_id)
+    order = await queries.get_order(session, caller.account.id, order_id)
     return order_out(order, await symbol_of(runtime, session, order.instrument_id))
 
 
@@ -139,14 +148,14 @@ async def get_order(
     summary="Cancel an order",
 )
 async def cancel_order(
-    order_id: OrderId,
+    order_id: RowId,
     caller: CallerDep,
     runtime: RuntimeDep,
     sessions: SessionsDep,
     session: ReadSessionDep,
 ) -> OrderOut:
     """Cancel an open order and release its reservation; a closed order is a 409."""
-    order = await order_service.cancel_order(sessions, caller.account.id, order_id)
+    order = await cancels.cancel_order(sessions, caller.account.id, order_id)
     symbol = await symbol_of(runtime, session, order.instrument_id)
     await _invalidate_book(runtime, symbol)
     return order_out(order, symbol)
@@ -162,7 +171,7 @@ async def cancel_all(
     caller: CallerDep, runtime: RuntimeDep, sessions: SessionsDep, session: ReadSessionDep
 ) -> CancelAllOut:
     """Cancel every open order of the caller."""
-    canceled = await order_service.cancel_all(sessions, caller.account.id)
+    canceled = await cancels.cancel_all(sessions, caller.account.id)
     bodies = await orders_out(runtime, session, canceled)
     for symbol in {body.symbol for body in bodies}:
         await _invalidate_book(runtime, symbol)

@@ -1,7 +1,7 @@
-"""Recompute every balance from the records and report each invariant violation.
+"""The invariant checker: recompute every balance from the records, report each violation.
 
-Used by the tests, the concurrency load script, and the disaster-recovery drill:
-an empty list means the books balance.
+The tests run it after random trading, concurrent bursts and restarts: an empty
+list means the books balance.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Account, Fill, Instrument, LedgerEntry, Order, Position
 from app.domain import risk
-from app.domain.enums import CASH_ASSET, OPEN_STATUSES, LedgerKind, OrderStatus, Side
+from app.domain.enums import CASH_ASSET, LedgerKind, OrderStatus, Side
 
 ZERO = Decimal(0)
-OPEN = tuple(status.value for status in OPEN_STATUSES)
 
 
 async def _ledger(session: AsyncSession) -> dict[tuple[int, str], Decimal]:

@@ -1,4 +1,4 @@
-"""The invariant audit finds each kind of corruption (so a clean audit means something)."""
+"""The invariant checker finds each kind of corruption (so a clean check means something)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import update
 from app.db.engine import Database
 from app.db.models import Account, Order, Position
 from app.domain.enums import OrderType, Side, TimeInForce
-from app.services.audit import check_invariants
+from app.services.invariants import check_invariants
 from app.services.orders import OrderRequest, place_order
 from tests.support.app import Party
 
