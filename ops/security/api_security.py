@@ -25,7 +25,7 @@ import inspect
 import secrets
 import sys
 import tomllib
-import xml.etree.ElementTree as ET  # nosec B405 - parses the report schemathesis just wrote
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,13 +35,13 @@ import httpx
 from fastapi.routing import APIRoute
 
 from app.services.seed import DEMO_ADMIN, DEMO_PASSWORD, DEMO_TRADER
-from ops.core import environ
-from ops.core.exits import OpsError
+from ops.core.commands import check
+from ops.core.exits import OpsError, one_line
 from ops.live import server as live
 from ops.live.client import TradingClient, limit_order
 from ops.live.schemathesis import schemathesis_command
 from ops.project import ROOT
-from ops.security import gate
+from ops.security import scanner
 from ops.security.api_checks import (
     Problem,
     authentication,
@@ -79,14 +79,13 @@ class Policy:
 
 
 def policy(path: Path = CONFIG) -> Policy:
-    """The policy file; GateError (one line) when it is unreadable or incomplete."""
+    """The policy file; ScanError (one line) when it is unreadable or incomplete."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return Policy(tuple(str(op) for op in data["public"]), str(data["login"]))
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
-        raise gate.GateError(
-            f"{path.name}: needs public = [...] and login = ...: {error}"
-        ) from None
+        problem = f"{path.name}: needs public = [...] and login = ...: {error}"
+        raise scanner.ScanError(problem) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,26 +98,19 @@ class Accounts:
     resources: Mapping[str, str]
 
 
-def login(base_url: str, email: str, password: str = DEMO_PASSWORD) -> str:
-    """A bearer token for a user of the server at ``base_url``."""
-    with TradingClient(base_url) as client:
-        return client.login(email, password)
-
-
-def new_trader(base_url: str, prefix: str) -> str:
-    """Register a trader with a random address and password; returns its token."""
+def new_trader(client: TradingClient, prefix: str) -> str:
+    """Register a trader with a random address and password and log it in; its token."""
     email, password = f"{prefix}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
-    with TradingClient(base_url) as client:
-        client.register(email, password)
-        return client.login(email, password)
+    client.register(email, password)
+    return client.login(email, password)
 
 
 def prepare(base_url: str) -> Accounts:
-    """Log in the seeded admin and trader, register a second trader, place the first's order."""
-    admin = login(base_url, DEMO_ADMIN)
-    owner = login(base_url, DEMO_TRADER)
-    intruder = new_trader(base_url, "intruder")
-    with TradingClient(base_url, token=owner) as client:
+    """Register a second trader, log in the seeded admin and trader, place the trader's order."""
+    with TradingClient(base_url) as client:
+        intruder = new_trader(client, "intruder")
+        admin = client.login(DEMO_ADMIN, DEMO_PASSWORD)
+        owner = client.login(DEMO_TRADER, DEMO_PASSWORD)
         account = client.me()["account_id"]
         placed = client.place(limit_order("AAPL", "buy", "1", "100"))
     resources = {"order_id": str(placed["id"]), "account_id": str(account)}
@@ -151,15 +143,13 @@ def run_checks(
     return problems + cors_problems, skipped + cors_skipped
 
 
-def schemathesis(base_url: str, token: str, max_examples: int, reports: Path) -> list[Problem]:
-    """Run schemathesis with every check; a problem per failing operation."""
-    native = reports / "native"
-    junit = native / "schemathesis.xml"
-    junit.unlink(missing_ok=True)
-    extra = ["--max-examples", str(max_examples), "--report-junit-path", str(junit)]
-    extra += ["--report-dir", str(native / "schemathesis")]
+def schemathesis(options: scanner.Options, base_url: str, token: str) -> list[Problem]:
+    """Run schemathesis with every check (``--max-examples`` each); a problem per failure."""
+    junit = scanner.native_report(options, "schemathesis.xml")
+    extra = ["--max-examples", str(options.max_examples), "--report-junit-path", str(junit)]
+    extra += ["--report-dir", str(junit.parent / "schemathesis")]
     command = schemathesis_command(base_url, token, extra)
-    gate.run_tool(command, cwd=ROOT, ok=(0, 1))
+    check(command, ok=(0, 1), cwd=ROOT, env=options.env)
     return schemathesis_problems(junit)
 
 
@@ -168,7 +158,7 @@ def schemathesis_problems(junit: Path) -> list[Problem]:
     try:
         root = ET.parse(junit).getroot()  # noqa: S314 - schemathesis' own report (suppressed)
     except (OSError, ET.ParseError) as error:
-        raise gate.GateError(f"schemathesis wrote no usable report: {error}") from None
+        raise scanner.ScanError(f"schemathesis wrote no usable report: {error}") from None
     problems = []
     for case in root.iter("testcase"):
         for outcome in (*case.findall("failure"), *case.findall("error")):
@@ -181,7 +171,8 @@ def schemathesis_problems(junit: Path) -> list[Problem]:
 
 def rate_limits(base_url: str) -> list[Problem]:
     """On a server started with low limits: per user, then per address."""
-    token = new_trader(base_url, "limits")
+    with TradingClient(base_url) as api:
+        token = new_trader(api, "limits")
     with httpx.Client(base_url=base_url, timeout=10) as client:
         problems = rate_limit(client, "/v1/me", USER_LIMIT, token)
         problems += rate_limit(client, "/v1/instruments", ADDRESS_LIMIT)
@@ -225,38 +216,43 @@ def to_findings(
     return findings
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def openapi_schema(base_url: str) -> dict[str, Any]:
+    """The OpenAPI document the server at ``base_url`` publishes."""
+    with TradingClient(base_url) as client:
+        schema: dict[str, Any] = client.json("GET", "/openapi.json", what="the OpenAPI schema")
+        return schema
+
+
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Start the app, run every check, then the rate limits on a second server."""
     rules = policy()
     secret = secrets.token_urlsafe(48)
     checked = {"JWT_SECRET_KEY": secret, "CORS_ORIGINS": ALLOWED_ORIGIN}
-    env = environ.current()
     try:
-        with live.seeded_server(env, checked) as server:
-            schema = httpx.get(f"{server.url}/openapi.json", timeout=10).raise_for_status().json()
+        with live.seeded_server(options.env, checked) as server:
+            schema = openapi_schema(server.url)
             accounts = prepare(server.url)
             problems, skipped = run_checks(
                 server.url, schema, accounts, rules, secret, ALLOWED_ORIGIN
             )
             with live.funded_admin(server.url) as admin:
                 assert admin.token is not None
-                problems += schemathesis(
-                    server.url, admin.token, options.max_examples, options.reports
-                )
-        with live.seeded_server(env, RATE_LIMITED_SETTINGS) as server:
+                problems += schemathesis(options, server.url, admin.token)
+        with live.seeded_server(options.env, RATE_LIMITED_SETTINGS) as server:
             problems += rate_limits(server.url)
-    except (OpsError, httpx.HTTPError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise gate.GateError(f"the app could not be checked: {first}") from None
+    except scanner.ScanError:
+        raise
+    except (OpsError, httpx.HTTPError) as error:  # the server, the API or schemathesis
+        raise scanner.ScanError(f"the app could not be checked: {one_line(error)}") from None
     findings = to_findings(problems, route_locations())
     notes = [f"{len(operations(schema))} operations checked; rate limits on a second server"]
-    version = gate.package_version("schemathesis")
-    return gate.GateResult(NAME, TOOL, version, findings, skipped_checks=skipped, notes=notes)
+    version = scanner.package_version("schemathesis")
+    return scanner.ScanResult(NAME, TOOL, version, findings, skipped, notes=notes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.api_security [--max-examples N] [options]``."""
-    return gate.main(NAME, TOOL, scan, argv)
+    return scanner.main(NAME, TOOL, scan, argv)
 
 
 if __name__ == "__main__":

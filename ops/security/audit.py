@@ -6,7 +6,9 @@ look up as skipped and still says "No known vulnerabilities found" with exit 0,
 so the gate counts them: when at least half of the packages could not be looked
 up, or pip-audit could not reach its service at all, nothing was audited and the
 gate fails with "could not audit: <reason>". ``--allow-offline`` turns that into
-a skip the summary names; it never hides a vulnerability found.
+a skip the summary names (exit 3, inconclusive); it never hides a vulnerability
+found. Packages that could not be looked up while the rest were are named as a
+skipped check (exit 3 too, when nothing failed).
 
 ``--vulnerability-file PATH`` checks the pins against local OSV records too, with
 no network: internal advisories, or a known-vulnerable record to prove the gate.
@@ -25,8 +27,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from ops.core.commands import check, find_executable, last_line
 from ops.project import normalize
-from ops.security import gate
+from ops.security import scanner
 from ops.security.dependencies import LockedPackage, locked_packages
 from ops.security.findings import Finding, Severity, severity_of
 
@@ -60,7 +63,7 @@ class Evaluation:
 def evaluate(report: Any, packages: Sequence[LockedPackage]) -> Evaluation:
     """Findings and unaudited packages from pip-audit's JSON (a pure function)."""
     if not isinstance(report, dict) or not isinstance(report.get("dependencies"), list):
-        raise gate.GateError("pip-audit report has no dependencies list")
+        raise scanner.ScanError("pip-audit report has no dependencies list")
     lines = {normalize(p.name): p.line for p in packages}
     findings, unaudited = [], []
     for dependency in report["dependencies"]:
@@ -103,7 +106,7 @@ def osv_findings(records: Any, packages: Sequence[LockedPackage]) -> list[Findin
     if isinstance(records, dict):
         records = records.get("vulns", [records])
     if not isinstance(records, list):
-        raise gate.GateError("the vulnerability file must hold OSV records (a list)")
+        raise scanner.ScanError("the vulnerability file must hold OSV records (a list)")
     findings = []
     for record in records:
         for package in packages:
@@ -158,30 +161,29 @@ def _osv_finding(record: dict[str, Any], package: LockedPackage) -> Finding:
     return Finding(NAME, str(record["id"]), severity, message.strip(), "uv.lock", package.line)
 
 
-def run_pip_audit(packages: Sequence[LockedPackage], reports: Path) -> Evaluation | str:
+def run_pip_audit(options: scanner.Options, packages: Sequence[LockedPackage]) -> Evaluation | str:
     """Audit the pins; the evaluation, or why pip-audit produced no report."""
-    executable = gate.find_tool("pip-audit")
-    output = reports / "native" / "pip-audit.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.unlink(missing_ok=True)
+    pip_audit = find_executable(TOOL, hint=scanner.HINT, env=options.env)
+    output = scanner.native_report(options, "pip-audit.json")
     with tempfile.TemporaryDirectory(prefix="audit-") as directory:
         pinned = Path(directory) / "requirements.txt"
         pinned.write_text(requirements(packages))
-        run = gate.run_tool(command(executable, pinned, output), cwd=reports, ok=(0, 1))
+        audit = command(pip_audit, pinned, output)
+        done = check(audit, ok=(0, 1), cwd=options.reports, env=options.env)
     if not output.exists():
-        return gate.last_line(run.stderr) or f"pip-audit exited {run.returncode} without a report"
-    return evaluate(gate.load_json(output, "the pip-audit report"), packages)
+        return last_line(done.stderr) or f"pip-audit exited {done.code} without a report"
+    return evaluate(scanner.load_json(output, "the pip-audit report"), packages)
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Audit every pin; fail (or, with --allow-offline, skip) when nothing could be audited."""
     packages = locked_packages(options.lock)
-    result = gate.GateResult(NAME, TOOL, gate.package_version("pip-audit"))
+    result = scanner.ScanResult(NAME, TOOL, scanner.package_version(TOOL))
     if options.vulnerability_file:
-        records = gate.load_json(options.vulnerability_file, "the vulnerability file")
+        records = scanner.load_json(options.vulnerability_file, "the vulnerability file")
         result.findings += osv_findings(records, packages)
         result.notes.append(f"checked against local records: {options.vulnerability_file.name}")
-    outcome = run_pip_audit(packages, options.reports)
+    outcome = run_pip_audit(options, packages)
     if isinstance(outcome, Evaluation):
         result.findings += outcome.findings
         reason = unreachable(outcome)
@@ -200,7 +202,7 @@ def scan(options: gate.Options) -> gate.GateResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.audit [--allow-offline] [--vulnerability-file F] [options]``."""
-    return gate.main(NAME, TOOL, scan, argv)
+    return scanner.main(NAME, TOOL, scan, argv)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ops.core.commands import check, find_executable
 from ops.project import PYPROJECT
-from ops.security import gate, sarif
+from ops.security import sarif, scanner
 from ops.security.files import scan_set
 from ops.security.findings import Finding, severity_of
 
@@ -54,33 +55,32 @@ def _unparsed(log: sarif.Json) -> list[str]:
     return skipped
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Run bandit over the code under ``options.root``."""
     targets = scan_set(options.root, suffixes=(".py",), code=True)
     if not targets:
-        raise gate.GateError(f"no Python files to scan under {options.root}")
-    native = options.reports / "native" / "bandit.sarif"
-    native.parent.mkdir(parents=True, exist_ok=True)
-    executable = gate.find_tool("bandit")
-    gate.run_tool(command(executable, native, targets), cwd=options.root, ok=(0, 1))
-    try:
-        log = sarif.read(native)
-    except ValueError as error:
-        raise gate.GateError(f"bandit wrote no usable report: {error}") from None
-    findings, unparsed = parse(log)
-    return gate.GateResult(
-        NAME,
-        NAME,
-        gate.package_version("bandit"),
-        findings,
-        skipped_checks=unparsed,
+        raise scanner.ScanError(f"no Python files to scan under {options.root}")
+    native = scanner.native_report(options, "bandit.sarif")
+    bandit = find_executable(NAME, hint=scanner.HINT, env=options.env)
+    check(command(bandit, native, targets), ok=(0, 1), cwd=options.root, env=options.env)
+    findings, unparsed = parse(read_report(native))
+    return scanner.ScanResult(
+        NAME, NAME, scanner.package_version(NAME), findings, unparsed,
         notes=[f"scanned {len(targets)} Python files"],
-    )
+    )  # fmt: skip
+
+
+def read_report(native: Path) -> sarif.Json:
+    """The SARIF bandit wrote; ScanError when there is none, or it is not SARIF 2.1.0."""
+    try:
+        return sarif.read(native)
+    except ValueError as error:
+        raise scanner.ScanError(f"bandit wrote no usable report: {error}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.bandit [options]``."""
-    return gate.main(NAME, NAME, scan, argv)
+    return scanner.main(NAME, NAME, scan, argv)
 
 
 if __name__ == "__main__":

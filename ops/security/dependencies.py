@@ -1,17 +1,14 @@
-"""The locked dependencies: what uv.lock pins, the runtime closure, a runtime environment.
+"""The locked dependencies: what uv.lock pins, and the runtime closure of the project.
 
-The audit reads every pinned package; the SBOM and licence gates look at the
-runtime environment exactly as the image installs it (``uv sync --locked
---no-default-groups``), built in a temporary directory from the uv cache.
+The audit reads every pinned package; the SBOM and licence gates compare the
+locked runtime environment (:func:`ops.core.uv.runtime_environment`, exactly as
+the image installs it) with the closure this module computes from the lock.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,8 +18,9 @@ from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
 
+from ops.core.uv import find_uv, runtime_environment
 from ops.project import ROOT, normalize
-from ops.security.gate import GateError, last_line
+from ops.security.scanner import Options, ScanError
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +38,9 @@ def _read(lock: Path) -> tuple[dict[str, Any], str]:
         text = lock.read_text(encoding="utf-8")
         return tomllib.loads(text), text
     except FileNotFoundError:
-        raise GateError(f"lock file missing: {lock}") from None
+        raise ScanError(f"lock file missing: {lock}") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise GateError(f"{lock.name} is not a readable lock file: {error}") from None
+        raise ScanError(f"{lock.name} is not a readable lock file: {error}") from None
 
 
 def line_of(text: str, name: str) -> int:
@@ -75,7 +73,7 @@ def runtime_closure(lock: Path, project: str) -> dict[str, str]:
     entries = {normalize(str(entry["name"])): entry for entry in data.get("package", [])}
     root = entries.get(normalize(project))
     if root is None:
-        raise GateError(f"{lock.name} has no entry for the project {project!r}")
+        raise ScanError(f"{lock.name} has no entry for the project {project!r}")
     found: dict[str, str] = {}
     pending = list(root.get("dependencies", []))
     while pending:
@@ -100,40 +98,16 @@ def _applies(marker: Any) -> bool:
     try:
         return Marker(str(marker)).evaluate()
     except InvalidMarker:
-        raise GateError(f"uv.lock has an invalid marker: {marker}") from None
+        raise ScanError(f"uv.lock has an invalid marker: {marker}") from None
 
 
 @contextmanager
-def runtime_environment(uv: str, project: Path = ROOT) -> Iterator[str]:
-    """A temporary virtualenv with exactly the locked runtime dependencies; its python."""
-    with tempfile.TemporaryDirectory(prefix="runtime-env-") as directory:
-        venv = Path(directory) / "venv"
-        _uv(uv, ["venv", "--quiet", "--python", sys.executable, str(venv)], project, venv)
-        sync = ["sync", "--locked", "--no-default-groups", "--no-install-project", "--quiet"]
-        _uv(uv, [*sync, f"--python={venv / 'bin' / 'python'}"], project, venv)
-        yield str(venv / "bin" / "python")
-
-
-def _uv(uv: str, args: list[str], project: Path, venv: Path) -> None:
-    try:
-        done = subprocess.run(  # noqa: S603 - uv with arguments built here
-            [uv, *args],
-            cwd=project,
-            env=_uv_environment(venv),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-    except FileNotFoundError:
-        raise GateError(f"uv not found ({uv}): pass --uv PATH") from None
-    except subprocess.TimeoutExpired:
-        raise GateError("uv did not build the runtime environment within 600s") from None
-    if done.returncode != 0:
-        raise GateError(f"uv {args[0]} failed: {last_line(done.stderr) or 'no output'}")
-
-
-def _uv_environment(venv: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    env["UV_PROJECT_ENVIRONMENT"] = str(venv)
-    return env
+def runtime_python(options: Options) -> Iterator[str]:
+    """The interpreter whose environment the SBOM and licence gates inspect: ``--python``,
+    or a temporary environment with exactly the locked runtime dependencies."""
+    if options.python:
+        yield options.python
+        return
+    uv = options.uv or find_uv(options.env)
+    with runtime_environment(uv, project=ROOT, python=sys.executable, env=options.env) as python:
+        yield str(python)

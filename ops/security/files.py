@@ -8,10 +8,10 @@ that skips environments, caches and reports.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+
+from ops.core import git
 
 FIXTURES = "tests/ops/security/fixtures/"
 """Deliberately vulnerable inputs of the gates' own tests: never part of a real scan."""
@@ -29,32 +29,17 @@ SKIP_DIRS = frozenset(
 
 def project_files(root: Path) -> list[str]:
     """Repository-relative POSIX paths of the files under ``root`` a commit could include."""
-    git = shutil.which("git")
-    if git and (root / ".git").exists():
-        listed = subprocess.run(  # noqa: S603 - fixed arguments
-            [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-        if listed.returncode == 0:
-            names = sorted({name for name in listed.stdout.decode().split("\0") if name})
-            return [name for name in names if (root / name).is_file() and not _skipped(name)]
-    return _walk(root)
+    if not git.is_checkout(root):
+        return _walk(root)
+    names = git.files(root, "--cached", "--others", "--exclude-standard")
+    return [name for name in names if (root / name).is_file() and not _skipped(name)]
 
 
 def ignored_paths(root: Path) -> tuple[list[str], list[str]]:
     """(directories, files) git ignores under ``root``, for scanners that walk the tree."""
-    git = shutil.which("git")
-    if not git or not (root / ".git").exists():
+    if not git.is_checkout(root):
         return [], []
-    listed = subprocess.run(  # noqa: S603 - fixed arguments
-        [git, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
-        cwd=root,
-        capture_output=True,
-        check=False,
-    )
-    names = [name for name in listed.stdout.decode().split("\0") if name]
+    names = git.files(root, "--others", "--ignored", "--exclude-standard", "--directory")
     directories = sorted(name.rstrip("/") for name in names if name.endswith("/"))
     return directories, sorted(name for name in names if not name.endswith("/"))
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ops.core.commands import check, find_executable
 from ops.project import PYPROJECT, normalize, pyproject
-from ops.security import gate
-from ops.security.dependencies import line_of
+from ops.security import scanner
+from ops.security.dependencies import line_of, runtime_python
 from ops.security.findings import Finding, Severity
-from ops.security.sbom import environment
 
 NAME = "licenses"
 TOOL = "pip-licenses"
@@ -54,13 +54,13 @@ class Policy:
 
 
 def policy(config: dict[str, Any]) -> Policy:
-    """The policy from the parsed pyproject.toml; GateError when it is missing or malformed."""
+    """The policy from the parsed pyproject.toml; ScanError when it is missing or malformed."""
     section = config.get("tool", {}).get("trading", {}).get("licenses")
     if not isinstance(section, dict) or not isinstance(section.get("allowed"), list):
-        raise gate.GateError("pyproject.toml has no [tool.trading.licenses] allowed = [...]")
+        raise scanner.ScanError("pyproject.toml has no [tool.trading.licenses] allowed = [...]")
     exceptions = section.get("exceptions", {})
     if not all(isinstance(reason, str) and reason.strip() for reason in exceptions.values()):
-        raise gate.GateError("[tool.trading.licenses.exceptions]: every entry needs a reason")
+        raise scanner.ScanError("[tool.trading.licenses.exceptions]: every entry needs a reason")
     allowed = frozenset(str(name).lower() for name in section["allowed"])
     return Policy(allowed, {normalize(name): reason for name, reason in exceptions.items()})
 
@@ -92,19 +92,30 @@ def _expression(text: str, allowed: frozenset[str]) -> bool:
 
 
 def _or(tokens: list[str], allowed: frozenset[str]) -> tuple[bool, list[str]]:
-    value, tokens = _and(tokens, allowed)
-    while tokens[:1] == ["OR"]:
-        right, tokens = _and(tokens[1:], allowed)
-        value = value or right
-    return value, tokens
+    return _chain("OR", _and, any, tokens, allowed)
 
 
 def _and(tokens: list[str], allowed: frozenset[str]) -> tuple[bool, list[str]]:
-    value, tokens = _atom(tokens, allowed)
-    while tokens[:1] == ["AND"]:
-        right, tokens = _atom(tokens[1:], allowed)
-        value = value and right
-    return value, tokens
+    return _chain("AND", _atom, all, tokens, allowed)
+
+
+_Parse = Callable[[list[str], frozenset[str]], tuple[bool, list[str]]]
+
+
+def _chain(
+    operator: str,
+    operand: _Parse,
+    combine: Callable[[list[bool]], bool],
+    tokens: list[str],
+    allowed: frozenset[str],
+) -> tuple[bool, list[str]]:
+    """``operand (operator operand)*``, its values combined (``any`` for OR, ``all`` for AND)."""
+    value, tokens = operand(tokens, allowed)
+    values = [value]
+    while tokens[:1] == [operator]:
+        value, tokens = operand(tokens[1:], allowed)
+        values.append(value)
+    return combine(values), tokens
 
 
 def _atom(tokens: list[str], allowed: frozenset[str]) -> tuple[bool, list[str]]:
@@ -144,28 +155,24 @@ def command(pip_licenses: str, python: str) -> list[str]:
     return [pip_licenses, "--python", python, "--from", "mixed", "--format", "json"]
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """List the runtime environment's licences and judge them against the policy."""
     rules = policy(pyproject(PYPROJECT))
-    pip_licenses = gate.find_tool("pip-licenses")
-    with environment(options) as python:
-        run = gate.run_tool(command(pip_licenses, python), cwd=options.root)
-    try:
-        packages = json.loads(run.stdout)
-    except ValueError:
-        raise gate.GateError(
-            f"pip-licenses printed no JSON: {gate.last_line(run.stderr)}"
-        ) from None
+    pip_licenses = find_executable(TOOL, hint=scanner.HINT, env=options.env)
+    with runtime_python(options) as python:
+        done = check(command(pip_licenses, python), cwd=options.root, env=options.env)
+    packages = scanner.json_output(done, TOOL)
     (options.reports / "licenses.json").write_text(json.dumps(packages, indent=2) + "\n")
     lock_text = options.lock.read_text(encoding="utf-8") if options.lock.exists() else ""
     findings = judge(packages, rules, lock_text)
     notes = [f"{len(packages)} runtime packages; inventory in licenses.json"]
-    return gate.GateResult(NAME, TOOL, gate.package_version("pip-licenses"), findings, notes=notes)
+    version = scanner.package_version(TOOL)
+    return scanner.ScanResult(NAME, TOOL, version, findings, notes=notes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.licenses [--python PY] [--uv UV] [options]``."""
-    return gate.main(NAME, TOOL, scan, argv)
+    return scanner.main(NAME, TOOL, scan, argv)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ops.core.console import to_json, write_atomically
 from ops.security.findings import Finding, Severity, severity_of
 from ops.security.suppressions import Assessment
 
@@ -125,9 +126,8 @@ def _first_line(text: str) -> str:
 
 
 def write(path: Path, log: Json) -> None:
-    """Write a SARIF log as indented JSON."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(log, indent=2) + "\n", encoding="utf-8")
+    """Write a SARIF log as indented JSON (atomically: never half a file)."""
+    write_atomically(path, to_json(log) + "\n")
 
 
 def read(path: Path) -> Json:

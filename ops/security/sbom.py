@@ -11,14 +11,14 @@ it: an SBOM that does not match the lock does not describe what ships.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ops.core.commands import check, find_executable
 from ops.project import PYPROJECT, normalize, pyproject
-from ops.security import gate
-from ops.security.dependencies import line_of, runtime_closure, runtime_environment
+from ops.security import scanner
+from ops.security.dependencies import line_of, runtime_closure, runtime_python
 from ops.security.findings import Finding, Severity
 
 NAME = "sbom"
@@ -39,7 +39,7 @@ def command(cyclonedx: str, python: str, output: Path) -> list[str]:
 def components(sbom: Any) -> dict[str, str]:
     """Normalized name to version of every component of a CycloneDX document."""
     if not isinstance(sbom, dict) or sbom.get("bomFormat") != "CycloneDX":
-        raise gate.GateError("the SBOM is not a CycloneDX document")
+        raise scanner.ScanError("the SBOM is not a CycloneDX document")
     return {
         normalize(str(item["name"])): str(item.get("version", ""))
         for item in sbom.get("components", [])
@@ -71,35 +71,25 @@ def compare(
     return findings
 
 
-@contextmanager
-def environment(options: gate.Options) -> Iterator[str]:
-    """The interpreter to describe: ``--python``, or a fresh locked runtime environment."""
-    if options.python:
-        with nullcontext(options.python) as python:
-            yield python
-        return
-    with runtime_environment(options.uv) as python:
-        yield python
-
-
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Write the SBOM and compare it with the lock."""
     output = options.reports / "sbom.cdx.json"
     output.unlink(missing_ok=True)
-    cyclonedx = gate.find_tool("cyclonedx-py")
-    with environment(options) as python:
-        gate.run_tool(command(cyclonedx, python, output), cwd=options.root)
-    described = components(gate.load_json(output, "the SBOM"))
+    cyclonedx = find_executable(TOOL, hint=scanner.HINT, env=options.env)
+    with runtime_python(options) as python:
+        check(command(cyclonedx, python, output), cwd=options.root, env=options.env)
+    described = components(scanner.load_json(output, "the SBOM"))
     project = str(pyproject(PYPROJECT)["project"]["name"])
     locked = runtime_closure(options.lock, project)
     findings = compare(described, locked, options.lock.read_text(encoding="utf-8"))
     notes = [f"wrote {output.name}: {len(described)} components ({len(locked)} locked)"]
-    return gate.GateResult(NAME, TOOL, gate.package_version("cyclonedx-bom"), findings, notes=notes)
+    version = scanner.package_version("cyclonedx-bom")
+    return scanner.ScanResult(NAME, TOOL, version, findings, notes=notes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.sbom [--python PY] [--uv UV] [options]``."""
-    return gate.main(NAME, TOOL, scan, argv)
+    return scanner.main(NAME, TOOL, scan, argv)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,18 @@ kind, never by value:
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ops.core.commands import check, find_executable
+from ops.core.git import git, is_checkout
 from ops.project import ROOT
-from ops.security import gate
+from ops.security import scanner
 from ops.security.files import FIXTURES, SKIP_DIRS, scan_set, under
 from ops.security.findings import Finding, Severity
 
@@ -58,7 +58,7 @@ def command(detect_secrets: str, files: Sequence[str], baseline: Path | None = N
 def hits(report: Any) -> list[Hit]:
     """The potential secrets in a detect-secrets report (scan output or baseline)."""
     if not isinstance(report, dict) or not isinstance(report.get("results"), dict):
-        raise gate.GateError("detect-secrets report has no results mapping")
+        raise scanner.ScanError("detect-secrets report has no results mapping")
     return [
         Hit(path, int(entry.get("line_number", 0)), str(entry["type"]), str(entry["hashed_secret"]))
         for path, entries in report["results"].items()
@@ -103,36 +103,33 @@ def _slug(kind: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-")
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Scan the working tree (and history with ``--history``) against the baseline."""
-    executable = gate.find_tool("detect-secrets")
+    detect_secrets = find_executable(TOOL, hint=scanner.HINT, env=options.env)
     files = [name for name in scan_set(options.root) if name not in NOT_SCANNED]
     if not files:
-        raise gate.GateError(f"no files to scan under {options.root}")
+        raise scanner.ScanError(f"no files to scan under {options.root}")
     notes = [f"scanned {len(files)} files"]
     if options.update_baseline:
-        gate.run_tool(command(executable, files, BASELINE), cwd=options.root)
+        check(command(detect_secrets, files, BASELINE), cwd=options.root, env=options.env)
         notes.append(f"updated {BASELINE.name}: review new entries (detect-secrets audit)")
-    verdicts = reviews(gate.load_json(BASELINE, "the secrets baseline"))
-    found = _scan(executable, files, options.root)
+    verdicts = reviews(scanner.load_json(BASELINE, "the secrets baseline"))
+    found = _scan(detect_secrets, files, options.root, options.env)
     findings = judge(found, verdicts)
     if options.history:
-        old = history_hits(executable, options.root)
+        old = history_hits(detect_secrets, options.root, options.env)
         current = {(hit.path, hit.hashed) for hit in found}
         findings += judge_history(old, verdicts, current)
         notes.append(f"scanned the git history: {len(old)} hit(s) before comparing with the tree")
-    version = gate.package_version("detect-secrets")
-    return gate.GateResult(NAME, TOOL, version, findings, notes=notes)
+    version = scanner.package_version(TOOL)
+    return scanner.ScanResult(NAME, TOOL, version, findings, notes=notes)
 
 
-def _scan(executable: str, files: Sequence[str], cwd: Path) -> list[Hit]:
-    run = gate.run_tool(command(executable, files), cwd=cwd)
-    try:
-        return hits(json.loads(run.stdout))
-    except ValueError:
-        raise gate.GateError(
-            f"detect-secrets printed no JSON: {gate.last_line(run.stderr)}"
-        ) from None
+def _scan(
+    detect_secrets: str, files: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> list[Hit]:
+    done = check(command(detect_secrets, files), cwd=cwd, env=env)
+    return hits(scanner.json_output(done, TOOL))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +140,13 @@ class HistoryHit:
     commit: str
 
 
-def history_hits(executable: str, root: Path) -> list[HistoryHit]:
+def history_hits(detect_secrets: str, root: Path, env: Mapping[str, str]) -> list[HistoryHit]:
     """Potential secrets in every blob reachable from any ref, with the commit adding each."""
     blobs = _history_blobs(root)
     with tempfile.TemporaryDirectory(prefix="secrets-history-") as directory:
         workdir = Path(directory)
         names = _materialise(root, blobs, workdir)
-        found = _scan(executable, names, workdir) if names else []
+        found = _scan(detect_secrets, names, workdir, env) if names else []
     result = []
     for hit in found:
         blob, path = hit.path.split("/", 1)
@@ -180,22 +177,11 @@ def judge_history(
     return findings
 
 
-def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    git = gate.find_tool("git")
-    done = subprocess.run(  # noqa: S603 - git with fixed arguments
-        [git, *args], cwd=root, input=stdin, capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        detail = gate.last_line(done.stderr.decode(errors="replace"))
-        raise gate.GateError(f"git {args[0]} failed: {detail}")
-    return done.stdout
-
-
 def _history_blobs(root: Path) -> dict[str, tuple[str, str]]:
     """Blob id (short) to (full id, path) for every file in history that a scan would read."""
-    if not (root / ".git").exists():
-        raise gate.GateError(f"--history needs a git checkout: {root} has no .git")
-    listing = _git(root, "rev-list", "--objects", "--all").decode(errors="replace")
+    if not is_checkout(root):
+        raise scanner.ScanError(f"--history needs a git checkout and git: {root} is not one")
+    listing = git("rev-list", "--objects", "--all", cwd=root).stdout
     blobs: dict[str, tuple[str, str]] = {}
     for line in listing.splitlines():
         sha, _, path = line.partition(" ")
@@ -216,7 +202,7 @@ def _in_scope(path: str) -> bool:
 def _materialise(root: Path, blobs: dict[str, tuple[str, str]], workdir: Path) -> list[str]:
     """Write each (non-tree, not too large) blob to ``<short id>/<path>``; their names."""
     request = "".join(f"{full}\n" for full, _ in blobs.values()).encode()
-    output = _git(root, "cat-file", "--batch", stdin=request)
+    output = git("cat-file", "--batch", cwd=root, stdin=request).raw_stdout
     names, offset = [], 0
     for short, (_, path) in blobs.items():
         header_end = output.index(b"\n", offset)
@@ -232,13 +218,13 @@ def _materialise(root: Path, blobs: dict[str, tuple[str, str]], workdir: Path) -
 
 
 def _introduced_by(root: Path, blob: str) -> str:
-    log = _git(root, "log", "--all", "--reverse", "--format=%h", f"--find-object={blob}")
-    return log.decode().split("\n", 1)[0].strip() or "unknown"
+    log = git("log", "--all", "--reverse", "--format=%h", f"--find-object={blob}", cwd=root)
+    return log.stdout.split("\n", 1)[0].strip() or "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.secrets [--history] [--update-baseline] [options]``."""
-    return gate.main(NAME, TOOL, scan, argv)
+    return scanner.main(NAME, TOOL, scan, argv)
 
 
 if __name__ == "__main__":

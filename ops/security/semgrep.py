@@ -10,20 +10,21 @@ as a skipped check; a broken rule stops the gate.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ops.core.commands import check, find_executable
 from ops.project import ROOT
-from ops.security import gate
+from ops.security import scanner
 from ops.security.files import CODE_EXCLUDES, FIXTURES, scan_set
 from ops.security.findings import Finding, Severity, severity_of
 
 NAME = "semgrep"
 RULES = ROOT / "security" / "semgrep"
 SEVERITIES = {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "INFO": Severity.LOW}
+OFFLINE = {"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 
 
 def command(
@@ -40,15 +41,15 @@ def command(
 
 
 def parse(report: Any) -> tuple[list[Finding], list[str]]:
-    """Findings and unscannable files from semgrep's JSON; GateError on a rule error."""
+    """Findings and unscannable files from semgrep's JSON; ScanError on a rule error."""
     if not isinstance(report, dict) or "results" not in report:
-        raise gate.GateError("semgrep printed no JSON report")
+        raise scanner.ScanError("semgrep printed no JSON report")
     skipped = []
     for error in report.get("errors", []):
         message = " ".join(str(error.get("message", "")).split())[:300]
         problem = f"{error.get('type', 'error')}: {message}"
         if error.get("level") == "error" and not error.get("path"):
-            raise gate.GateError(f"semgrep rules could not be used: {problem}")
+            raise scanner.ScanError(f"semgrep rules could not be used: {problem}")
         skipped.append(f"{error.get('path', 'semgrep')}: {problem}")
     return [_finding(result) for result in report["results"]], skipped
 
@@ -62,39 +63,30 @@ def _finding(result: dict[str, Any]) -> Finding:
     return Finding(NAME, rule, severity, message, str(result["path"]), result["start"]["line"])
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Run the rules over the code and the deployed settings under ``options.root``."""
     targets = scan_set(options.root, code=True)
     if not targets:
-        raise gate.GateError(f"no files to scan under {options.root}")
-    native = options.reports / "native" / "semgrep.sarif"
-    native.parent.mkdir(parents=True, exist_ok=True)
+        raise scanner.ScanError(f"no files to scan under {options.root}")
+    native = scanner.native_report(options, "semgrep.sarif")
     extra = list(options.extra_rules)
-    run = gate.run_tool(
-        command(gate.find_tool("semgrep"), targets, native, extra),
-        cwd=options.root,
+    semgrep = find_executable(NAME, hint=scanner.HINT, env=options.env)
+    done = check(
+        command(semgrep, targets, native, extra),
         ok=range(256),  # findings exit 1, broken rules 2 or 7: the JSON report says which
-        env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"},
+        cwd=options.root,
+        env={**options.env, **OFFLINE},
     )
-    try:
-        report = json.loads(run.stdout)
-    except ValueError:
-        raise gate.GateError(f"semgrep printed no JSON: {gate.last_line(run.stderr)}") from None
-    findings, skipped = parse(report)
+    findings, skipped = parse(scanner.json_output(done, NAME))
     rules = "local rules" + (f" + {', '.join(extra)}" if extra else "")
-    return gate.GateResult(
-        NAME,
-        NAME,
-        gate.package_version("semgrep"),
-        findings,
-        skipped_checks=skipped,
-        notes=[f"scanned {len(targets)} files with {rules}"],
-    )
+    version = scanner.package_version(NAME)
+    notes = [f"scanned {len(targets)} files with {rules}"]
+    return scanner.ScanResult(NAME, NAME, version, findings, skipped, notes=notes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.semgrep [options]``."""
-    return gate.main(NAME, NAME, scan, argv)
+    return scanner.main(NAME, NAME, scan, argv)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from ops.core.exits import CannotRun
 from ops.security import GATES
 from ops.security.findings import Finding
 
@@ -25,7 +26,7 @@ REQUIRED = ("tool", "rule", "path", "reason", "expires", "reviewed_by")
 MIN_REASON = 15
 
 
-class SuppressionError(ValueError):
+class SuppressionError(CannotRun):
     """The suppression list is unreadable or an entry is incomplete (one line)."""
 
 

@@ -10,7 +10,8 @@ built-in checks are used, and the cache lives in ``.trivycache/``.
   namespaces, literal secrets, ports published on every interface);
 - ``trivy fs`` for secrets in every file a commit could contain, and for known
   vulnerabilities of the lock files when the vulnerability database can be
-  downloaded (otherwise that check is named as skipped, with trivy's reason);
+  downloaded (otherwise that check is named as skipped, with trivy's reason, and
+  the gate is inconclusive, exit 3, unless something failed);
 - ``--image REF`` also scans an image (a reference, or a saved ``.tar``).
 """
 
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ops.core.commands import CommandError, check, failure_line, find_executable, run
+from ops.core.exits import OpsError, one_line
 from ops.project import ROOT
-from ops.security import gate
+from ops.security import scanner
 from ops.security.files import FIXTURES, SKIP_DIRS, ignored_paths, scan_set
 from ops.security.findings import Finding, severity_of
 
@@ -82,7 +85,7 @@ def image_command(trivy: str, image: str, output: Path) -> list[str]:
 def parse(report: Any, location: str | None = None) -> list[Finding]:
     """Findings from a trivy JSON report; ``location`` replaces targets (image scans)."""
     if not isinstance(report, dict):
-        raise gate.GateError("trivy report is not a JSON object")
+        raise scanner.ScanError("trivy report is not a JSON object")
     findings = []
     for result in report.get("Results") or []:
         target = location or str(result.get("Target", ""))
@@ -117,67 +120,69 @@ def _vulnerability(target: str, item: dict[str, Any]) -> Finding:
     return Finding(NAME, str(item["VulnerabilityID"]), severity, message, target, None)
 
 
-def vulnerability_db(trivy: str, root: Path) -> str | None:
+def vulnerability_db(trivy: str, root: Path, env: Mapping[str, str]) -> str | None:
     """Download (or refresh) the vulnerability database; the reason when that fails."""
     command = [trivy, "fs", "--download-db-only", "--quiet", "--no-progress"]
     command += ["--cache-dir", str(CACHE), str(root)]
     try:
-        gate.run_tool(command, cwd=root, timeout=DB_TIMEOUT)
-    except gate.GateError as error:
-        return _short_reason(str(error))
-    return None
+        done = run(command, cwd=root, env=env, timeout=DB_TIMEOUT)
+    except CommandError as error:
+        return one_line(error)
+    return None if done.ok else _short_reason(done.stderr, done.stdout)
 
 
-def _short_reason(error: str) -> str:
-    cause = re.search(r"(lookup [^:]+: [^\n]+|dial tcp[^\n]*|TOOMANYREQUESTS[^\n]*)", error)
-    return cause.group(1)[:200] if cause else error[:200]
+def _short_reason(*outputs: str) -> str:
+    """The network cause in trivy's (long) error line, else the line that says why."""
+    for output in outputs:
+        cause = re.search(r"(lookup [^:]+: [^\n]+|dial tcp[^\n]*|TOOMANYREQUESTS[^\n]*)", output)
+        if cause:
+            return cause.group(1)[:200]
+    return failure_line(*outputs, program=NAME)[:200]
 
 
 def _run(
-    command: list[str], output: Path, root: Path, location: str | None = None
+    options: scanner.Options, command: list[str], output: Path, location: str | None = None
 ) -> list[Finding]:
-    gate.run_tool(command, cwd=root)
-    return parse(gate.load_json(output, f"trivy {command[1]} report"), location)
+    check(command, cwd=options.root, env=options.env)
+    return parse(scanner.load_json(output, f"trivy {command[1]} report"), location)
 
 
-def scan(options: gate.Options) -> gate.GateResult:
+def scan(options: scanner.Options) -> scanner.ScanResult:
     """Config, compose, secret (and, when possible, vulnerability) scans; then the image."""
-    trivy = gate.find_tool("trivy")
-    native = options.reports / "native"
-    native.mkdir(parents=True, exist_ok=True)
+    trivy = find_executable(NAME, hint=scanner.HINT, env=options.env)
     CACHE.mkdir(exist_ok=True)
-    result = gate.GateResult(NAME, NAME, _version(trivy, options.root))
     root = options.root
-    config_output = native / "trivy-config.json"
-    result.findings += _run(config_command(trivy, root, config_output), config_output, root)
+    result = scanner.ScanResult(NAME, NAME, _version(trivy, options))
+    config_output = scanner.native_report(options, "trivy-config.json")
+    result.findings += _run(options, config_command(trivy, root, config_output), config_output)
     for name in (n for n in scan_set(root) if COMPOSE.search(n)):
-        output = native / f"trivy-{name.replace('/', '_')}.json"
-        findings = _run(compose_command(trivy, root / name, output), output, root, name)
+        output = scanner.native_report(options, f"trivy-{name.replace('/', '_')}.json")
+        findings = _run(options, compose_command(trivy, root / name, output), output, name)
         result.findings += [_with_line(f, root) for f in findings]
-    db_problem = vulnerability_db(trivy, root)
+    db_problem = vulnerability_db(trivy, root, options.env)
     if db_problem:
         result.skipped_checks.append(
             f"vulnerability scan: trivy vulnerability DB not downloadable ({db_problem})"
         )
-    fs_output = native / "trivy-fs.json"
-    result.findings += _run(fs_command(trivy, root, fs_output, not db_problem), fs_output, root)
+    fs_output = scanner.native_report(options, "trivy-fs.json")
+    result.findings += _run(options, fs_command(trivy, root, fs_output, not db_problem), fs_output)
     if options.image:
-        result.findings += _image(trivy, options.image, native, root, db_problem)
+        result.findings += _image(options, trivy, options.image, db_problem)
     return result
 
 
 def _image(
-    trivy: str, image: str, native: Path, root: Path, db_problem: str | None
+    options: scanner.Options, trivy: str, image: str, db_problem: str | None
 ) -> list[Finding]:
     if db_problem:
-        raise gate.GateError(
+        raise scanner.ScanError(
             f"could not scan image {image}: vulnerability DB unavailable ({db_problem})"
         )
-    output = native / "trivy-image.json"
+    output = scanner.native_report(options, "trivy-image.json")
     try:
-        return _run(image_command(trivy, image, output), output, root, IMAGE_LOCATION)
-    except gate.GateError as error:
-        raise gate.GateError(f"could not scan image {image}: {error}") from None
+        return _run(options, image_command(trivy, image, output), output, IMAGE_LOCATION)
+    except OpsError as error:
+        raise scanner.ScanError(f"could not scan image {image}: {one_line(error)}") from None
 
 
 def _with_line(finding: Finding, root: Path) -> Finding:
@@ -193,18 +198,18 @@ def _with_line(finding: Finding, root: Path) -> Finding:
     )
 
 
-def _version(trivy: str, root: Path) -> str:
+def _version(trivy: str, options: scanner.Options) -> str:
     try:
-        run = gate.run_tool([trivy, "--version"], cwd=root, timeout=60)
-    except gate.GateError:
+        done = check([trivy, "--version"], cwd=options.root, env=options.env, timeout=60)
+    except CommandError:
         return ""
-    match = re.search(r"Version:\s*(\S+)", run.stdout)
+    match = re.search(r"Version:\s*(\S+)", done.stdout)
     return match.group(1) if match else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.trivy [--image REF] [options]``."""
-    return gate.main(NAME, NAME, scan, argv)
+    return scanner.main(NAME, NAME, scan, argv)
 
 
 if __name__ == "__main__":

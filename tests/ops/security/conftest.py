@@ -2,25 +2,61 @@
 
 from __future__ import annotations
 
-import os
 import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
-from ops.security import gate
+from ops.core import environ
+from ops.core.commands import CommandError, find_executable
+from ops.core.exits import CHECK_FAILED
+from ops.security import scanner
 
 FIXTURES = Path(__file__).parent / "fixtures"
+Main = Callable[[Sequence[str]], int]
 
 
 def require_tool(name: str) -> str:
-    """The scanner's path; skipped when it is not installed, an error under CI=true."""
+    """The scanner's path; skipped when it is not installed, an error under CI."""
+    env = environ.current()
     try:
-        return gate.find_tool(name)
-    except gate.GateError as error:
-        if os.environ.get("CI") == "true":
+        return find_executable(name, hint=scanner.HINT, env=env)
+    except CommandError as error:
+        if environ.in_ci(env):
             pytest.fail(str(error))
         pytest.skip(str(error))
+
+
+def options(**values: Any) -> scanner.Options:
+    """Gate options for a test, in this process's environment."""
+    return scanner.Options(env=environ.current(), **values)
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """How a gate's ``main`` exited and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+class RunGate(Protocol):
+    """The ``run_gate`` fixture."""
+
+    def __call__(self, main: Main, *args: str) -> Ran:
+        """Run ``main([*args, "--reports", REPORTS])``."""
+
+
+def failing(run_gate: RunGate, tool: str, main: Main, *args: str) -> str:
+    """What a gate that needs ``tool`` printed when it failed (exit 1) on planted problems."""
+    require_tool(tool)
+    ran = run_gate(main, *args)
+    assert ran.code == CHECK_FAILED, ran.out + ran.err
+    return ran.err
 
 
 @pytest.fixture
@@ -37,3 +73,15 @@ def reports(tmp_path: Path) -> Path:
     path = tmp_path / "reports"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def run_gate(reports: Path, capsys: pytest.CaptureFixture[str]) -> RunGate:
+    """Runs a gate's ``main`` with ``ARGS --reports <the test's reports>``."""
+
+    def run(main: Main, *args: str) -> Ran:
+        code = main([*args, "--reports", str(reports)])
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run

@@ -14,12 +14,15 @@ import jwt
 import pytest
 
 from ops.core import environ
+from ops.core.exits import CANNOT_RUN, CHECK_FAILED
 from ops.live import server as live
 from ops.live.client import TradingClient
-from ops.security import api_checks, api_security, gate
+from ops.security import api_checks, api_security
 from ops.security.api_checks import Problem
 from ops.security.findings import Severity
+from ops.security.scanner import ScanError
 from tests.ops.security import vulnerable_api
+from tests.ops.security.conftest import RunGate, options
 
 ORDER = {"order_id": str(vulnerable_api.OWNER_ORDER)}
 
@@ -112,13 +115,14 @@ def test_rate_limit_fails_when_nothing_is_limited(stand_in: str) -> None:
     assert "10 requests in a row were all served (per-address limit 5)" in problem.detail
 
 
-def test_schemathesis_failures_become_problems(stand_in: str, tmp_path: Path) -> None:
-    problems = api_security.schemathesis(stand_in, vulnerable_api.owner_token(), 1, tmp_path)
+def test_schemathesis_failures_become_problems(stand_in: str, reports: Path) -> None:
+    fuzzing = options(reports=reports, max_examples=1)
+    problems = api_security.schemathesis(fuzzing, stand_in, vulnerable_api.owner_token())
     assert any(p.endpoint == "POST /v1/auth/token" and p.check == "schemathesis" for p in problems)
 
 
 def test_a_schemathesis_report_that_is_missing_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(gate.GateError, match="schemathesis wrote no usable report"):
+    with pytest.raises(ScanError, match="schemathesis wrote no usable report"):
         api_security.schemathesis_problems(tmp_path / "absent.xml")
 
 
@@ -128,8 +132,23 @@ def standing_in(_env: object = None, _settings: object = None) -> Iterator[Any]:
         yield SimpleNamespace(url=url)
 
 
+def failing_to_start(_env: object = None, _settings: object = None) -> Any:
+    raise live.ServerFailed("python -m app migrate failed: no database\nTraceback ...")
+
+
+def test_an_app_that_does_not_start_cannot_be_checked(
+    monkeypatch: pytest.MonkeyPatch, run_gate: RunGate
+) -> None:
+    monkeypatch.setattr(live, "seeded_server", failing_to_start)
+    ran = run_gate(api_security.main)
+    assert ran.code == CANNOT_RUN
+    assert ran.err == (
+        "api-security: the app could not be checked: python -m app migrate failed: no database\n"
+    )
+
+
 def test_the_gate_fails_against_the_stand_in_and_names_each_problem(
-    reports: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, run_gate: RunGate
 ) -> None:
     accounts = api_security.Accounts(
         vulnerable_api.owner_token(),
@@ -148,8 +167,9 @@ def test_the_gate_fails_against_the_stand_in_and_names_each_problem(
         "policy",
         lambda: api_security.Policy(vulnerable_api.PUBLIC, "POST /v1/auth/token"),
     )
-    assert api_security.main(["--reports", str(reports), "--max-examples", "1"]) == 1
-    err = capsys.readouterr().err
+    ran = run_gate(api_security.main, "--max-examples", "1")
+    assert ran.code == CHECK_FAILED
+    err = ran.err
     for check in (
         "sql-injection-login", "reflected-xss", "authentication-bypass",
         "broken-object-authorization", "cors-disallowed-origin", "rate-limit-missing",
@@ -162,7 +182,7 @@ def test_the_app_passes_every_check() -> None:
     secret = secrets.token_urlsafe(48)
     env = {"JWT_SECRET_KEY": secret, "CORS_ORIGINS": api_security.ALLOWED_ORIGIN}
     with live.seeded_server(environ.current(), env) as server:
-        schema = httpx.get(f"{server.url}/openapi.json", timeout=10).json()
+        schema = api_security.openapi_schema(server.url)
         accounts = api_security.prepare(server.url)
         problems, skipped = api_security.run_checks(
             server.url, schema, accounts, api_security.policy(), secret, api_security.ALLOWED_ORIGIN
@@ -207,7 +227,7 @@ def test_the_cors_control_needs_an_allowed_origin(
 def test_a_broken_policy_file_is_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "api-security.toml"
     broken.write_text("public = [\n")
-    with pytest.raises(gate.GateError, match=r"api-security\.toml: needs public"):
+    with pytest.raises(ScanError, match=r"api-security\.toml: needs public"):
         api_security.policy(broken)
 
 

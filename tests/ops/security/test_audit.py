@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ops.security import audit, gate
+from ops.core.commands import Completed
+from ops.core.exits import CHECK_FAILED, INCONCLUSIVE
+from ops.security import audit
 from ops.security.dependencies import LockedPackage, locked_packages
 from ops.security.findings import Severity
-from tests.ops.security.conftest import FIXTURES, require_tool
+from ops.security.scanner import ScanError
+from tests.ops.security.conftest import FIXTURES, RunGate, failing, options, require_tool
 
 LOCK = FIXTURES / "audit" / "uv.lock"
 RECORDS = FIXTURES / "audit" / "vulnerabilities.json"
@@ -33,36 +36,34 @@ def unreachable_service(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_vulnerable_pin_fails_without_a_network(
-    reports: Path, capsys: pytest.CaptureFixture[str], unreachable_service: None
+    run_gate: RunGate, unreachable_service: None
 ) -> None:
-    require_tool("pip-audit")
-    argv = ["--lock", str(LOCK), "--vulnerability-file", str(RECORDS), "--reports", str(reports)]
-    assert audit.main([*argv, "--allow-offline"]) == 1
-    err = capsys.readouterr().err
+    argv = ["--lock", str(LOCK), "--vulnerability-file", str(RECORDS), "--allow-offline"]
+    err = failing(run_gate, "pip-audit", audit.main, *argv)
     assert "critical GHSA-8q59-q68h-6hv4 at uv.lock:6: pyyaml 5.3.1: GHSA-8q59-q68h-6hv4" in err
     assert "CVE-2020-14343" in err
 
 
 def test_no_network_is_never_success(
-    reports: Path, capsys: pytest.CaptureFixture[str], unreachable_service: None
+    reports: Path, run_gate: RunGate, unreachable_service: None
 ) -> None:
     require_tool("pip-audit")
-    argv = ["--lock", str(LOCK), "--reports", str(reports)]
-    assert audit.main(argv) == 1
-    err = capsys.readouterr().err
-    assert "audit: FAILED - could not audit: " in err
-    assert "proxy" in err.lower()
+    ran = run_gate(audit.main, "--lock", str(LOCK))
+    assert ran.code == CHECK_FAILED
+    assert "audit: FAILED - could not audit: " in ran.err
+    assert "proxy" in ran.err.lower()
     status = json.loads((reports / "audit.status.json").read_text())
     assert status["status"] == "failed"
     assert status["reason"].startswith("could not audit: ")
 
 
-def test_allow_offline_records_the_skip(
-    reports: Path, capsys: pytest.CaptureFixture[str], unreachable_service: None
+def test_allow_offline_records_the_skip_as_inconclusive(
+    reports: Path, run_gate: RunGate, unreachable_service: None
 ) -> None:
     require_tool("pip-audit")
-    assert audit.main(["--lock", str(LOCK), "--reports", str(reports), "--allow-offline"]) == 0
-    assert "audit: skipped - could not audit: " in capsys.readouterr().out
+    ran = run_gate(audit.main, "--lock", str(LOCK), "--allow-offline")
+    assert ran.code == INCONCLUSIVE
+    assert "audit: skipped - could not audit: " in ran.out
     status = json.loads((reports / "audit.status.json").read_text())
     assert status["status"] == "skipped"
     assert status["reason"].endswith("(--allow-offline)")
@@ -80,7 +81,7 @@ def test_scan_turns_a_silent_offline_report_into_a_failure(
     reports: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(audit, "run_pip_audit", lambda *_: audit.evaluate(OFFLINE, [PYYAML]))
-    result = audit.scan(gate.Options(lock=LOCK, reports=reports))
+    result = audit.scan(options(lock=LOCK, reports=reports))
     assert result.failure.startswith("could not audit: vulnerability service unreachable")
 
 
@@ -111,18 +112,21 @@ def test_pip_audit_results_become_findings() -> None:
     assert finding.location == "uv.lock:6"
     assert finding.message.startswith("pyyaml 5.3.1: PYSEC-2021-142 (CVE-2020-14343), fixed in 5.4")
     assert audit.unreachable(evaluation) is None  # one of three could not be looked up
-    with pytest.raises(gate.GateError, match="no dependencies list"):
+    with pytest.raises(ScanError, match="no dependencies list"):
         audit.evaluate({}, packages)
 
 
-def test_partly_unaudited_packages_are_named(
-    reports: Path, monkeypatch: pytest.MonkeyPatch
+def test_partly_unaudited_packages_are_named_and_inconclusive(
+    reports: Path, monkeypatch: pytest.MonkeyPatch, run_gate: RunGate
 ) -> None:
     partial = audit.Evaluation([], [("localpkg", "not on PyPI")], audited=5)
     monkeypatch.setattr(audit, "run_pip_audit", lambda *_: partial)
-    result = audit.scan(gate.Options(lock=LOCK, reports=reports))
+    result = audit.scan(options(lock=LOCK, reports=reports))
     assert result.failure == ""
     assert result.skipped_checks == ["could not look up localpkg"]
+    ran = run_gate(audit.main, "--lock", str(LOCK))
+    assert ran.code == INCONCLUSIVE
+    assert "  skipped: could not look up localpkg" in ran.out
 
 
 @pytest.mark.parametrize(
@@ -151,7 +155,7 @@ def test_osv_records_by_version_list_and_other_ecosystems() -> None:
     [finding] = audit.osv_findings({"vulns": [listed, npm]}, [PYYAML])
     assert finding.rule_id == "X-1"
     assert finding.severity is Severity.HIGH
-    with pytest.raises(gate.GateError, match="OSV records"):
+    with pytest.raises(ScanError, match="OSV records"):
         audit.osv_findings("nonsense", [PYYAML])
 
 
@@ -163,17 +167,16 @@ def test_the_lock_is_read_as_pins(tmp_path: Path) -> None:
     )
     broken = tmp_path / "uv.lock"
     broken.write_text("[[package]\n")
-    with pytest.raises(gate.GateError, match=r"uv\.lock is not a readable lock file"):
+    with pytest.raises(ScanError, match=r"uv\.lock is not a readable lock file"):
         locked_packages(broken)
-    with pytest.raises(gate.GateError, match="lock file missing"):
+    with pytest.raises(ScanError, match="lock file missing"):
         locked_packages(tmp_path / "absent.lock")
 
 
 def test_a_pip_audit_crash_without_report_is_the_reason(
     reports: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gate, "find_tool", lambda name: name)
-    monkeypatch.setattr(
-        gate, "run_tool", lambda *_, **__: gate.ToolRun(1, "", "ConnectionError: no route")
-    )
-    assert audit.run_pip_audit([PYYAML], reports) == "ConnectionError: no route"
+    crashed = Completed(("pip-audit",), 1, "", "ConnectionError: no route")
+    monkeypatch.setattr(audit, "find_executable", lambda name, **_: name)
+    monkeypatch.setattr(audit, "check", lambda *_, **__: crashed)
+    assert audit.run_pip_audit(options(reports=reports), [PYYAML]) == "ConnectionError: no route"

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from ops.security import bandit, gate, semgrep
-from tests.ops.security.conftest import require_tool
+from ops.core.exits import DONE
+from ops.security import bandit, semgrep
+from ops.security.scanner import ScanError
+from tests.ops.security.conftest import RunGate, failing, options, require_tool
 
 
 def test_bandit_fails_on_a_shell_command_built_from_input(
-    vulnerable_tree: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+    vulnerable_tree: Path, reports: Path, run_gate: RunGate
 ) -> None:
-    require_tool("bandit")
     (vulnerable_tree / "service" / "broken.py").write_text("def (:\n")
-    assert bandit.main(["--root", str(vulnerable_tree), "--reports", str(reports)]) == 1
-    err = capsys.readouterr().err
+    err = failing(run_gate, "bandit", bandit.main, "--root", str(vulnerable_tree))
     assert "high B602 at service/vuln_shell.py:10" in err
     assert "bandit: FAILED - " in err
     assert "skipped: service/broken.py: syntax error" in err
@@ -30,16 +30,16 @@ def test_bandit_fails_on_a_shell_command_built_from_input(
     assert (reports / "native" / "bandit.sarif").exists()
 
 
-def test_bandit_passes_on_the_repository(reports: Path) -> None:
+def test_bandit_passes_on_the_repository(reports: Path, run_gate: RunGate) -> None:
     require_tool("bandit")
-    assert bandit.main(["--reports", str(reports)]) == 0
+    assert run_gate(bandit.main).code == DONE
     log = json.loads((reports / "bandit.sarif").read_text())
     assert log["runs"][0]["properties"]["status"] == "passed"
 
 
 def test_bandit_needs_something_to_scan(tmp_path: Path, reports: Path) -> None:
-    with pytest.raises(gate.GateError, match="no Python files to scan"):
-        bandit.scan(gate.Options(root=tmp_path, reports=reports))
+    with pytest.raises(ScanError, match="no Python files to scan"):
+        bandit.scan(options(root=tmp_path, reports=reports))
 
 
 PLANTED = {
@@ -61,11 +61,9 @@ PLANTED = {
 
 
 def test_semgrep_fails_on_every_planted_pattern_and_names_it(
-    vulnerable_tree: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+    vulnerable_tree: Path, reports: Path, run_gate: RunGate
 ) -> None:
-    require_tool("semgrep")
-    assert semgrep.main(["--root", str(vulnerable_tree), "--reports", str(reports)]) == 1
-    err = capsys.readouterr().err
+    err = failing(run_gate, "semgrep", semgrep.main, "--root", str(vulnerable_tree))
     for rule, place in PLANTED.items():
         assert f"{rule} at {place}:" in err, rule
     assert "SQL built by string formatting reaches text" in err
@@ -87,9 +85,9 @@ def test_semgrep_report_errors() -> None:
         "errors": [{"level": "error", "type": "SemgrepError", "message": message}],
     }
     expected = "semgrep rules could not be used: SemgrepError: Invalid YAML file rules.yml: while"
-    with pytest.raises(gate.GateError, match=expected):
+    with pytest.raises(ScanError, match=expected):
         semgrep.parse(broken)
-    with pytest.raises(gate.GateError, match="no JSON report"):
+    with pytest.raises(ScanError, match="no JSON report"):
         semgrep.parse([])
 
 

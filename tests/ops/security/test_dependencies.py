@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from ops.core.exits import CANNOT_RUN, DONE
 from ops.project import LOCKFILE
-from ops.security import gate, licenses, sbom
-from ops.security.dependencies import line_of, runtime_closure, runtime_environment
+from ops.security import licenses, sbom
+from ops.security.dependencies import line_of, runtime_closure
 from ops.security.findings import Severity
-from tests.ops.security.conftest import FIXTURES, require_tool
+from ops.security.scanner import ScanError
+from tests.ops.security.conftest import FIXTURES, RunGate, failing, require_tool
 
 ALLOWED = frozenset({"mit", "apache-2.0", "bsd-3-clause", "bsd license", "psf-2.0"})
 
@@ -44,20 +46,18 @@ def uv() -> str:
 
 
 def test_a_disallowed_or_unknown_licence_fails_and_names_the_package(
-    planted_environment: str, reports: Path, capsys: pytest.CaptureFixture[str]
+    planted_environment: str, reports: Path, run_gate: RunGate
 ) -> None:
-    require_tool("pip-licenses")
-    assert licenses.main(["--python", planted_environment, "--reports", str(reports)]) == 1
-    err = capsys.readouterr().err
+    err = failing(run_gate, "pip-licenses", licenses.main, "--python", planted_environment)
     assert "license-not-allowed at uv.lock:1: copyleft-widget 1.0 is licensed GPL-3.0-only" in err
     assert "license-unknown at uv.lock:1: mystery-box 0.1 declares no licence" in err
     inventory = json.loads((reports / "licenses.json").read_text())
     assert {package["Name"] for package in inventory} == {"copyleft-widget", "mystery-box"}
 
 
-def test_the_locked_runtime_licences_are_allowed(uv: str, reports: Path) -> None:
+def test_the_locked_runtime_licences_are_allowed(uv: str, run_gate: RunGate) -> None:
     require_tool("pip-licenses")
-    assert licenses.main(["--uv", uv, "--reports", str(reports)]) == 0
+    assert run_gate(licenses.main, "--uv", uv).code == DONE
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_the_policy_and_its_exceptions() -> None:
     [finding] = licenses.judge(packages, rules, 'name = "bad"\n')
     assert finding.severity is Severity.HIGH
     assert finding.message.startswith("bad 3 is licensed")
-    with pytest.raises(gate.GateError, match=r"no \[tool.trading.licenses\]"):
+    with pytest.raises(ScanError, match=r"no \[tool.trading.licenses\]"):
         licenses.policy({})
-    with pytest.raises(gate.GateError, match="every entry needs a reason"):
+    with pytest.raises(ScanError, match="every entry needs a reason"):
         licenses.policy(
             {"tool": {"trading": {"licenses": {"allowed": [], "exceptions": {"x": ""}}}}}
         )
@@ -108,11 +108,9 @@ def test_the_repository_policy_is_configured() -> None:
 
 
 def test_an_sbom_that_does_not_match_the_lock_fails(
-    planted_environment: str, reports: Path, capsys: pytest.CaptureFixture[str]
+    planted_environment: str, reports: Path, run_gate: RunGate
 ) -> None:
-    require_tool("cyclonedx-py")
-    assert sbom.main(["--python", planted_environment, "--reports", str(reports)]) == 1
-    err = capsys.readouterr().err
+    err = failing(run_gate, "cyclonedx-py", sbom.main, "--python", planted_environment)
     assert "sbom-missing-package" in err
     assert "fastapi" in err
     assert "copyleft-widget 1.0 is in the SBOM but not a locked runtime dependency" in err
@@ -129,7 +127,7 @@ def test_sbom_comparison() -> None:
         ("sbom-missing-package", 2),
         ("sbom-unlocked-package", 1),
     ]
-    with pytest.raises(gate.GateError, match="not a CycloneDX document"):
+    with pytest.raises(ScanError, match="not a CycloneDX document"):
         sbom.components({"bomFormat": "SPDX"})
 
 
@@ -139,7 +137,7 @@ def test_the_runtime_closure_follows_extras_and_markers(tmp_path: Path) -> None:
     assert "pytest" not in closure
     assert "colorama" not in closure
     assert line_of(LOCKFILE.read_text(), "fastapi") > 1
-    with pytest.raises(gate.GateError, match="no entry for the project"):
+    with pytest.raises(ScanError, match="no entry for the project"):
         runtime_closure(LOCKFILE, "another-project")
     broken = tmp_path / "uv.lock"
     broken.write_text(
@@ -147,21 +145,18 @@ def test_the_runtime_closure_follows_extras_and_markers(tmp_path: Path) -> None:
         'dependencies = [{ name = "q", marker = "python_version >>> 3" }]\n'
         '[[package]]\nname = "q"\nversion = "1"\n'
     )
-    with pytest.raises(gate.GateError, match="invalid marker"):
+    with pytest.raises(ScanError, match="invalid marker"):
         runtime_closure(broken, "p")
 
 
-def test_a_missing_uv_is_one_line(tmp_path: Path) -> None:
-    with (
-        pytest.raises(gate.GateError, match=r"uv not found \(/nowhere/uv\): pass --uv PATH"),
-        runtime_environment("/nowhere/uv"),
-    ):
-        pass
+def test_a_uv_that_is_missing_or_fails_cannot_run(tmp_path: Path, run_gate: RunGate) -> None:
+    require_tool("cyclonedx-py")
+    ran = run_gate(sbom.main, "--uv", str(tmp_path / "nowhere" / "uv"))
+    assert ran.code == CANNOT_RUN
+    assert ran.err == "sbom: uv: command not found\n"
     failing = tmp_path / "uv"
-    failing.write_text("#!/bin/sh\necho 'no network' >&2\nexit 2\n")
+    failing.write_text("#!/bin/sh\necho 'error: no network' >&2\nexit 2\n")
     failing.chmod(0o755)
-    with (
-        pytest.raises(gate.GateError, match="uv venv failed: no network"),
-        runtime_environment(str(failing)),
-    ):
-        pass
+    ran = run_gate(sbom.main, "--uv", str(failing))
+    assert ran.code == CANNOT_RUN
+    assert ran.err.startswith("sbom: uv sync --locked failed (exit 2): no network")

@@ -9,28 +9,29 @@ from pathlib import Path
 
 import pytest
 
-from ops.security import gate, secrets
+from ops.core.exits import CHECK_FAILED, DONE
+from ops.security import secrets
 from ops.security.findings import Severity
-from tests.ops.security.conftest import require_tool
+from ops.security.scanner import ScanError
+from tests.ops.security.conftest import RunGate, failing, options, require_tool
 
 # AWS's documented example key id, assembled so that this file holds no key itself.
 EXAMPLE_KEY = "AKIA" + "IOSFODNN7EXAMPLE"
 
 
 def test_a_planted_aws_key_fails_and_is_named_without_its_value(
-    vulnerable_tree: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+    vulnerable_tree: Path, reports: Path, run_gate: RunGate
 ) -> None:
-    require_tool("detect-secrets")
-    assert secrets.main(["--root", str(vulnerable_tree), "--reports", str(reports)]) == 1
-    err = capsys.readouterr().err
+    err = failing(run_gate, "detect-secrets", secrets.main, "--root", str(vulnerable_tree))
     assert "high aws-access-key at config/cloud.env:2: new potential secret (AWS Access Key)" in err
     assert EXAMPLE_KEY not in err
     assert EXAMPLE_KEY not in (reports / "secrets.sarif").read_text()
 
 
-def test_the_repository_passes_against_its_baseline(reports: Path) -> None:
+def test_the_repository_passes_against_its_baseline(run_gate: RunGate) -> None:
     require_tool("detect-secrets")
-    assert secrets.main(["--reports", str(reports)]) == 0
+    ran = run_gate(secrets.main)
+    assert ran.code == DONE, ran.err
 
 
 def test_every_baseline_entry_is_reviewed() -> None:
@@ -49,7 +50,7 @@ def test_the_baseline_verdicts_decide() -> None:
     [real] = secrets.judge([hit], {("a.py", "h1"): True})
     assert real.severity is Severity.CRITICAL
     assert "rotate it" in real.message
-    with pytest.raises(gate.GateError, match="no results mapping"):
+    with pytest.raises(ScanError, match="no results mapping"):
         secrets.hits({"results": []})
 
 
@@ -75,24 +76,25 @@ def repo_with_a_removed_key(tmp_path: Path) -> Path:
 
 
 def test_history_finds_a_key_deleted_from_the_tree(
-    repo_with_a_removed_key: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+    repo_with_a_removed_key: Path, run_gate: RunGate
 ) -> None:
     require_tool("detect-secrets")
-    argv = ["--root", str(repo_with_a_removed_key), "--reports", str(reports)]
-    assert secrets.main(argv) == 0, "the working tree is clean"
-    assert secrets.main([*argv, "--history"]) == 1
-    err = capsys.readouterr().err
-    assert (
-        "aws-access-key at settings.env:1: potential secret (AWS Access Key) in git history" in err
-    )
-    assert "rotate it" in err
+    root = ["--root", str(repo_with_a_removed_key)]
+    assert run_gate(secrets.main, *root).code == DONE, "the working tree is clean"
+    ran = run_gate(secrets.main, *root, "--history")
+    assert ran.code == CHECK_FAILED
+    found = "aws-access-key at settings.env:1: potential secret (AWS Access Key) in git history"
+    assert found in ran.err
+    assert "as of commit " in ran.err
+    assert "rotate it" in ran.err
+    assert EXAMPLE_KEY not in ran.err
 
 
 def test_history_needs_a_git_checkout(tmp_path: Path, reports: Path) -> None:
     require_tool("detect-secrets")
     (tmp_path / "file.txt").write_text("nothing here\n")
-    with pytest.raises(gate.GateError, match="--history needs a git checkout"):
-        secrets.scan(gate.Options(root=tmp_path, reports=reports, history=True))
+    with pytest.raises(ScanError, match="--history needs a git checkout"):
+        secrets.scan(options(root=tmp_path, reports=reports, history=True))
 
 
 def test_update_baseline_adds_new_findings_unreviewed(
@@ -103,8 +105,7 @@ def test_update_baseline_adds_new_findings_unreviewed(
     empty = json.loads(secrets.BASELINE.read_text()) | {"results": {}}
     baseline.write_text(json.dumps(empty))
     monkeypatch.setattr(secrets, "BASELINE", baseline)
-    options = gate.Options(root=vulnerable_tree, reports=reports, update_baseline=True)
-    result = secrets.scan(options)
+    result = secrets.scan(options(root=vulnerable_tree, reports=reports, update_baseline=True))
     assert any("unreviewed baseline entry" in f.message for f in result.findings)
     recorded = json.loads(baseline.read_text())["results"]
     assert "config/cloud.env" in recorded

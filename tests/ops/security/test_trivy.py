@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ops.security import gate, trivy
-from tests.ops.security.conftest import require_tool
+from ops.core import environ
+from ops.core.exits import INCONCLUSIVE
+from ops.security import trivy
+from ops.security.scanner import ScanError
+from tests.ops.security.conftest import RunGate, failing, options, require_tool
 
 OFFLINE_DB = "lookup mirror.gcr.io: no such host"
 
@@ -22,14 +25,10 @@ def no_vulnerability_db(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_root_dockerfile_and_a_dangerous_compose_file_fail(
-    vulnerable_tree: Path,
-    reports: Path,
-    capsys: pytest.CaptureFixture[str],
-    no_vulnerability_db: None,
+    vulnerable_tree: Path, run_gate: RunGate, no_vulnerability_db: None
 ) -> None:
-    require_tool("trivy")
-    assert trivy.main(["--root", str(vulnerable_tree), "--reports", str(reports)]) == 1
-    err = capsys.readouterr().err
+    # Exit 1, not 3: the failed findings outweigh the skipped vulnerability check.
+    err = failing(run_gate, "trivy", trivy.main, "--root", str(vulnerable_tree))
     assert "high DS-0002 at deploy/Dockerfile: Image user should not be 'root'" in err
     assert "low DS-0026 at deploy/Dockerfile: No HEALTHCHECK defined" in err
     assert (
@@ -45,19 +44,31 @@ def test_a_root_dockerfile_and_a_dangerous_compose_file_fail(
     )
 
 
+def test_a_clean_tree_without_the_database_is_inconclusive(
+    tmp_path: Path, run_gate: RunGate, no_vulnerability_db: None
+) -> None:
+    require_tool("trivy")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "README").write_text("nothing to see\n")
+    ran = run_gate(trivy.main, "--root", str(tree))
+    assert ran.code == INCONCLUSIVE
+    assert ran.out.endswith("trivy: passed, 1 check(s) skipped\n")
+
+
 def test_an_image_cannot_be_scanned_without_the_database(
     tmp_path: Path, reports: Path, no_vulnerability_db: None
 ) -> None:
     require_tool("trivy")
     (tmp_path / "README").write_text("nothing to see\n")
-    options = gate.Options(root=tmp_path, reports=reports, image="ghcr.io/example/app:1")
-    with pytest.raises(gate.GateError, match=r"could not scan image ghcr\.io/example/app:1"):
-        trivy.scan(options)
+    image = options(root=tmp_path, reports=reports, image="ghcr.io/example/app:1")
+    with pytest.raises(ScanError, match=r"could not scan image ghcr\.io/example/app:1"):
+        trivy.scan(image)
 
 
 def test_the_database_download_failure_is_the_reason(tmp_path: Path) -> None:
     require_tool("trivy")
-    reason = trivy.vulnerability_db(gate.find_tool("trivy"), tmp_path)
+    reason = trivy.vulnerability_db(require_tool("trivy"), tmp_path, environ.current())
     if reason is None:
         pytest.skip("the trivy vulnerability database is reachable from here")
     assert "\n" not in reason
@@ -114,5 +125,12 @@ def test_report_parsing_keeps_secrets_out() -> None:
     assert "ghp_" not in secret.message
     assert vulnerability.message == "openssl 3.0.0: CVE-1 (bad), fixed in no fixed release yet"
     assert trivy.parse(report, location="deploy/Dockerfile")[0].path == "deploy/Dockerfile"
-    with pytest.raises(gate.GateError, match="not a JSON object"):
+    with pytest.raises(ScanError, match="not a JSON object"):
         trivy.parse([])
+
+
+def test_the_database_reason_is_the_network_cause_in_one_line() -> None:
+    fatal = "\t".join(["2026-12-01T18:38:39Z", "FATAL", "init error: DB error: " + "x" * 400])
+    cause = "dial tcp: lookup mirror.gcr.io on 10.0.0.53:53: no such host"
+    assert trivy._short_reason(f"{fatal}: {cause}\n", "") == cause
+    assert trivy._short_reason("", "trivy: error: disk full\n") == "disk full"

@@ -1,17 +1,23 @@
-"""The machinery every gate shares: severities, suppressions, SARIF, the score, options, tools."""
+"""The machinery every gate shares: severities, suppressions, SARIF, the score, options,
+the verdict and its exit code, tools that fail."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from ops.security import gate, sarif, score, suppressions
+from ops.core.commands import Completed, check, find_executable
+from ops.core.exits import CANNOT_RUN, CHECK_FAILED, DONE, INCONCLUSIVE
+from ops.security import sarif, scanner, score, suppressions
 from ops.security.findings import Finding, Severity, severity_of, sort_key
+from ops.security.scanner import Options, ScanError, ScanResult
 from ops.security.suppressions import Assessment, Suppression, SuppressionError
+from tests.ops.security.conftest import Main, RunGate
 
 TODAY = date(2026, 11, 27)
 HIGH = Finding("bandit", "B602", Severity.HIGH, "shell=True", "app/x.py", 3)
@@ -99,9 +105,9 @@ def test_an_unreadable_suppression_list_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_repository_suppression_list_is_valid_and_current() -> None:
-    entries = suppressions.load(gate.SUPPRESSIONS, gate.utc_today())
+    entries = suppressions.load(scanner.SUPPRESSIONS, scanner.utc_today())
     assert entries, "the reviewed list exists"
-    assert suppressions.expired(entries, gate.utc_today()) == []
+    assert suppressions.expired(entries, scanner.utc_today()) == []
 
 
 def test_score_follows_the_documented_formula() -> None:
@@ -179,75 +185,120 @@ def test_reading_a_broken_sarif_file_fails_in_one_line(tmp_path: Path) -> None:
 
 
 def test_options_accept_every_gates_flags_and_refuse_unknown_ones() -> None:
-    options = gate.parse_options("bandit", ["--allow-offline", "--image", "x:1", "--history"])
+    argv = ["--allow-offline", "--image", "x:1", "--history"]
+    options = scanner.parse_options("bandit", argv, {"PATH": "/bin"})
     assert options.allow_offline
     assert options.history
     assert options.image == "x:1"
-    with pytest.raises(gate.GateError, match="unrecognized arguments: --allow-ofline"):
-        gate.parse_options("bandit", ["--allow-ofline"])
-    with pytest.raises(gate.GateError, match="--max-examples must be at least 1"):
-        gate.parse_options("api-security", ["--max-examples", "0"])
+    assert options.env == {"PATH": "/bin"}
+    assert "PATH" not in repr(options), "the environment (secrets too) is never printed"
+    with pytest.raises(ScanError, match="unrecognized arguments: --allow-ofline"):
+        scanner.parse_options("bandit", ["--allow-ofline"], {})
+    with pytest.raises(ScanError, match="--max-examples must be at least 1"):
+        scanner.parse_options("api-security", ["--max-examples", "0"], {})
+
+
+def never(options: Options) -> ScanResult:
+    raise AssertionError("not reached")
+
+
+def status_of(reports: Path, gate: str) -> dict[str, object]:
+    status: dict[str, object] = json.loads(scanner.status_path(reports, gate).read_text())
+    return status
 
 
 def test_a_bad_option_is_one_line_exit_2_and_a_failed_status(
-    reports: Path, capsys: pytest.CaptureFixture[str]
+    reports: Path, run_gate: RunGate
 ) -> None:
-    def never(options: gate.Options) -> gate.GateResult:
+    ran = run_gate(gate_running(never, "bandit"), "--bogus")
+    assert ran.code == CANNOT_RUN
+    assert ran.err == "bandit: unrecognized arguments: --bogus\n"
+    status = status_of(reports, "bandit")
+    assert status["status"] == "failed"
+    assert "--bogus" in str(status["reason"])
+
+
+def gate_running(scan: Callable[[Options], ScanResult], gate: str = "trivy") -> Main:
+    """The ``main`` of a gate whose scan is ``scan``."""
+    return lambda argv: scanner.main(gate, gate, scan, argv)
+
+
+def test_a_missing_tool_cannot_run_and_says_how_to_install_it(
+    reports: Path, run_gate: RunGate
+) -> None:
+    def missing(options: Options) -> ScanResult:
+        find_executable("no-such-scanner", hint=scanner.HINT, env={"PATH": str(reports)})
         raise AssertionError("not reached")
 
-    assert gate.main("bandit", "bandit", never, ["--reports", str(reports), "--bogus"]) == 2
-    assert capsys.readouterr().err == "bandit: unrecognized arguments: --bogus\n"
-    status = json.loads((reports / "bandit.status.json").read_text())
-    assert status["status"] == "failed"
-    assert "--bogus" in status["reason"]
+    ran = run_gate(gate_running(missing))
+    assert ran.code == CANNOT_RUN
+    assert ran.err == (
+        "trivy: no-such-scanner not found: install the security dependency group"
+        " (uv sync --group security)\n"
+    )
+    assert status_of(reports, "trivy")["status"] == "failed"
 
 
-def test_a_missing_tool_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", "")
-    with pytest.raises(gate.GateError, match="no-such-scanner not found: install the security"):
-        gate.find_tool("no-such-scanner")
-    assert gate.find_tool("python") == str(Path(sys.executable).parent / "python")
-
-
-def test_a_failing_or_hanging_tool_is_one_line(tmp_path: Path) -> None:
-    script = "import sys; print('first'); print('the real problem', file=sys.stderr); sys.exit(3)"
-    with pytest.raises(gate.GateError, match=r"failed \(exit 3\): the real problem$"):
-        gate.run_tool([sys.executable, "-c", script], cwd=tmp_path)
-    with pytest.raises(gate.GateError, match=r"did not finish within 0\.2s"):
-        gate.run_tool(
-            [sys.executable, "-c", "import time; time.sleep(5)"], cwd=tmp_path, timeout=0.2
-        )
-    with pytest.raises(gate.GateError, match="not found"):
-        gate.run_tool([str(tmp_path / "missing")], cwd=tmp_path)
-    assert gate.last_line("\x1b[31mred\x1b[0m\n\n") == "red"
-
-
-def test_a_gate_that_cannot_run_writes_a_failed_status(
-    reports: Path, capsys: pytest.CaptureFixture[str]
+def test_a_failing_or_hanging_tool_cannot_run_and_is_one_line(
+    reports: Path, run_gate: RunGate
 ) -> None:
-    def broken(options: gate.Options) -> gate.GateResult:
-        raise gate.GateError("the scanner crashed")
+    script = "import sys; print('first'); print('the real problem', file=sys.stderr); sys.exit(3)"
 
-    assert gate.main("trivy", "trivy", broken, ["--reports", str(reports)]) == 2
-    assert capsys.readouterr().err == "trivy: the scanner crashed\n"
-    status = json.loads((reports / "trivy.status.json").read_text())
+    def failing(options: Options) -> ScanResult:
+        check([sys.executable, "-c", script], cwd=reports, env=options.env)
+        raise AssertionError("not reached")
+
+    ran = run_gate(gate_running(failing))
+    assert ran.code == CANNOT_RUN, "a scanner that fails is not a failed gate"
+    assert ran.err.startswith("trivy: ")
+    assert ran.err.endswith("failed (exit 3): the real problem\n")
+
+    def hanging(options: Options) -> ScanResult:
+        sleep = [sys.executable, "-c", "import time; time.sleep(5)"]
+        check(sleep, cwd=reports, env=options.env, timeout=0.2)
+        raise AssertionError("not reached")
+
+    ran = run_gate(gate_running(hanging))
+    assert ran.code == CANNOT_RUN
+    assert ran.err.endswith("did not finish within 0.2s\n")
+
+
+def test_a_gate_that_cannot_run_writes_a_failed_status(reports: Path, run_gate: RunGate) -> None:
+    def broken(options: Options) -> ScanResult:
+        raise ScanError("the scanner crashed")
+
+    ran = run_gate(gate_running(broken))
+    assert ran.code == CANNOT_RUN
+    assert ran.err == "trivy: the scanner crashed\n"
+    status = status_of(reports, "trivy")
     assert status == status | {"status": "failed", "reason": "the scanner crashed"}
 
 
-def test_verdicts(tmp_path: Path) -> None:
-    result = gate.GateResult("bandit", "bandit", findings=[HIGH, LOW])
-    outcome = gate.decide(result, [Assessment(HIGH), Assessment(LOW)], [])
-    assert outcome.status == "failed"
-    assert "B602 at app/x.py:3" in outcome.reason
-    assert outcome.counts()["high"] == 1
-    twice = gate.decide(result, [Assessment(HIGH), Assessment(HIGH)], [])
+def test_verdicts_and_their_exit_codes() -> None:
+    result = ScanResult("bandit", "bandit", findings=[HIGH, LOW])
+    failed = scanner.decide(result, [Assessment(HIGH), Assessment(LOW)], [])
+    assert failed.status == "failed"
+    assert failed.exit_code == CHECK_FAILED
+    assert "B602 at app/x.py:3" in failed.reason
+    assert failed.counts()["high"] == 1
+    twice = scanner.decide(result, [Assessment(HIGH), Assessment(HIGH)], [])
     assert twice.reason.count("B602 at app/x.py:3") == 1
-    skipped = gate.GateResult("audit", "pip-audit", skip_reason="could not audit: offline")
-    assert gate.decide(skipped, [], []).status == "skipped"
-    expired = gate.decide(gate.GateResult("bandit", "bandit"), [], ["suppression expired on x"])
+    skipped = ScanResult("audit", "pip-audit", skip_reason="could not audit: offline")
+    assert scanner.decide(skipped, [], []).status == "skipped"
+    assert scanner.decide(skipped, [], []).exit_code == INCONCLUSIVE
+    expired = scanner.decide(ScanResult("bandit", "bandit"), [], ["suppression expired on x"])
     assert expired.status == "failed"
     assert expired.reason == "suppression expired on x"
-    assert gate.decide(gate.GateResult("bandit", "bandit"), [], []).status == "passed"
+    assert expired.exit_code == CHECK_FAILED
+    passed = scanner.decide(ScanResult("bandit", "bandit"), [], [])
+    assert (passed.status, passed.exit_code, passed.headline()) == ("passed", DONE, "passed")
+    partial = ScanResult("trivy", "trivy", skipped_checks=["vulnerability scan: no DB"])
+    inconclusive = scanner.decide(partial, [], [])
+    assert inconclusive.status == "passed"
+    assert inconclusive.exit_code == INCONCLUSIVE
+    assert inconclusive.headline() == "passed, 1 check(s) skipped"
+    partial.findings.append(HIGH)
+    assert scanner.decide(partial, [Assessment(HIGH)], []).exit_code == CHECK_FAILED
 
 
 def test_the_terminal_report_lists_findings_worst_first() -> None:
@@ -255,24 +306,56 @@ def test_the_terminal_report_lists_findings_worst_first() -> None:
     many += [Finding("bandit", "B1", Severity.LOW, "m", "f0.py")] * 2
     accepted = Suppression("bandit", "B602", "*", "reviewed and accepted here", TODAY, "me")
     assessed = [Assessment(f) for f in many] + [Assessment(HIGH, accepted)]
-    result = gate.GateResult("bandit", "bandit", "1.9", skipped_checks=["x: could not parse"])
-    text = gate.render(result, gate.decide(result, assessed, []))
+    result = ScanResult("bandit", "bandit", "1.9", skipped_checks=["x: could not parse"])
+    text = scanner.render(result, scanner.decide(result, assessed, []))
     assert text.splitlines()[0] == "bandit 1.9: 47 low; 1 suppressed"
     assert "low B1 at f0.py: m (and 2 more like it)" in text
     assert "... 5 more in the SARIF report" in text
     assert "suppressed after review: B602 app/x.py (x1)" in text
     assert "skipped: x: could not parse" in text
+    assert text.splitlines()[-1] == "bandit: passed, 1 check(s) skipped"
 
 
-def test_an_expired_repository_suppression_fails_the_gate(
-    tmp_path: Path, reports: Path, capsys: pytest.CaptureFixture[str]
+def test_a_gate_that_skipped_a_check_is_inconclusive(reports: Path, run_gate: RunGate) -> None:
+    def partial(options: Options) -> ScanResult:
+        return ScanResult("trivy", "trivy", skipped_checks=["vulnerability scan: no DB"])
+
+    ran = run_gate(gate_running(partial))
+    assert ran.code == INCONCLUSIVE
+    assert "  skipped: vulnerability scan: no DB" in ran.out
+    assert ran.out.endswith("trivy: passed, 1 check(s) skipped\n")
+    assert status_of(reports, "trivy")["skipped_checks"] == ["vulnerability scan: no DB"]
+
+
+def test_an_expired_suppression_fails_the_gate_it_belongs_to(
+    tmp_path: Path, run_gate: RunGate
 ) -> None:
-    yesterday = gate.utc_today() - timedelta(days=1)
-    listed = write_list(tmp_path, entry(expires=yesterday.isoformat()))
+    yesterday = scanner.utc_today() - timedelta(days=1)
+    listed = str(write_list(tmp_path, entry(expires=yesterday.isoformat())))
 
-    def clean(options: gate.Options) -> gate.GateResult:
-        return gate.GateResult("bandit", "bandit")
+    def clean(gate: str) -> Main:
+        return gate_running(lambda options: ScanResult(gate, gate), gate)
 
-    argv = ["--reports", str(reports), "--suppressions", str(listed)]
-    assert gate.main("bandit", "bandit", clean, argv) == 1
-    assert f"suppression expired on {yesterday}: bandit B602 app/*" in capsys.readouterr().err
+    ran = run_gate(clean("bandit"), "--suppressions", listed)
+    assert ran.code == CHECK_FAILED
+    assert f"suppression expired on {yesterday}: bandit B602 app/*" in ran.err
+    assert run_gate(clean("trivy"), "--suppressions", listed).code == DONE
+
+
+def test_a_scanner_that_prints_no_json_is_named_with_its_reason() -> None:
+    printed = Completed(("semgrep",), 2, "Traceback ...", "x\nsemgrep: error: bad option\n")
+    with pytest.raises(ScanError, match=r"^semgrep printed no JSON: bad option$"):
+        scanner.json_output(printed, "semgrep")
+    assert scanner.json_output(Completed(("semgrep",), 0, '{"results": []}'), "semgrep") == {
+        "results": []
+    }
+
+
+def test_a_native_report_is_never_a_stale_one(reports: Path) -> None:
+    stale = reports / "native" / "bandit.sarif"
+    stale.parent.mkdir()
+    stale.write_text("{}")
+    assert scanner.native_report(Options(env={}, reports=reports), "bandit.sarif") == stale
+    assert not stale.exists()
+    with pytest.raises(ScanError, match=r"^the bandit report missing: "):
+        scanner.load_json(stale, "the bandit report")

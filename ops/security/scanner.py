@@ -1,10 +1,22 @@
-"""What every gate shares: options, running a tool, judging findings, writing reports.
+"""What every scanner shares: options, judging findings, writing reports, the exit code.
 
-A gate module defines ``scan(options) -> GateResult`` and its ``main`` calls
+A gate module defines ``scan(options) -> ScanResult`` and its ``main`` calls
 :func:`main`, which parses the options, applies the suppression list, writes
 ``<gate>.sarif`` and ``<gate>.status.json`` under the reports directory, prints
-the findings and returns the exit status: 0 passed or skipped (with a reason),
-1 failed, 2 could not run (the message is one line, never a traceback).
+the findings and returns the exit code of :mod:`ops.core.exits`:
+
+- 0 passed;
+- 1 failed: an unsuppressed high or critical finding, or an expired suppression;
+- 2 could not run: a bad option, a missing tool, a tool that failed, a corrupt
+  file (the message is one line, never a traceback);
+- 3 inconclusive: nothing failed, but a check could not be made (the gate skipped
+  it and names it: an unreachable vulnerability service with ``--allow-offline``,
+  trivy's vulnerability database, a file a scanner could not parse).
+
+Scanners run through :mod:`ops.core.commands`; whatever stops a scan (a
+:class:`ScanError`, a :class:`~ops.core.commands.CommandError`, a bad suppression
+list) is an :class:`~ops.core.exits.OpsError`, and :func:`main` reports it as
+"could not run".
 
 Every gate accepts every option below and ignores those meant for another gate,
 so ``nox -t security -- --allow-offline`` can hand one set of options to all of
@@ -15,40 +27,49 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import shutil
-import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ops.core import environ
+from ops.core.commands import Completed, failure_line
+from ops.core.console import to_json, write_atomically
+from ops.core.exits import (
+    CANNOT_RUN,
+    CHECK_FAILED,
+    DONE,
+    INCONCLUSIVE,
+    CannotRun,
+    OpsError,
+    one_line,
+)
 from ops.project import LOCKFILE, REPORTS, ROOT
 from ops.security import sarif
 from ops.security.findings import SEVERITIES, Finding, sort_key
-from ops.security.suppressions import Assessment, SuppressionError, assess, expired, load
+from ops.security.suppressions import Assessment, assess, expired, load
 
 REPORT_DIR = REPORTS / "security"
 SUPPRESSIONS = ROOT / "security" / "suppressions.toml"
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-TOOL_TIMEOUT = 900.0
+HINT = "install the security dependency group (uv sync --group security)"
+"""How to get a missing scanner (for :func:`~ops.core.commands.find_executable`)."""
 PRINTED_FINDINGS = 40
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+PASSED, SKIPPED, FAILED = "passed", "skipped", "failed"
 
 
-class GateError(Exception):
+class ScanError(CannotRun):
     """The gate could not do its job; the message is one line saying why."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
-    """Options of every gate (each reads the ones it needs)."""
+    """Options of every gate (each reads the ones it needs), and the environment it runs in."""
 
+    env: Mapping[str, str] = field(repr=False)
     reports: Path = REPORT_DIR
     root: Path = ROOT
     lock: Path = LOCKFILE
@@ -59,14 +80,14 @@ class Options:
     image: str | None = None
     vulnerability_file: Path | None = None
     python: str | None = None
-    uv: str = "uv"
+    uv: str | None = None
     max_examples: int = 10
     extra_rules: tuple[str, ...] = ()
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise GateError(message)
+        raise ScanError(message)
 
 
 def _parser(gate: str) -> argparse.ArgumentParser:
@@ -82,79 +103,38 @@ def _parser(gate: str) -> argparse.ArgumentParser:
     add("--image", help="trivy: also scan this image reference")
     add("--vulnerability-file", type=Path, help="audit: local OSV records to check against")
     add("--python", help="sbom, licenses: inspect this environment's interpreter")
-    add("--uv", default="uv", help="sbom, licenses: uv, to build the locked runtime environment")
+    add("--uv", help="sbom, licenses: the uv that builds the locked runtime (default: $UV, PATH)")
     add("--max-examples", type=int, default=10, help="api-security: schemathesis examples")
     add("--extra-rules", action="append", default=[], help="semgrep: add a registry ruleset")
     return parser
 
 
-def parse_options(gate: str, argv: Sequence[str]) -> Options:
-    """The options in ``argv``; GateError (one line) on anything unknown or malformed."""
+def parse_options(gate: str, argv: Sequence[str], env: Mapping[str, str]) -> Options:
+    """The options in ``argv``; ScanError (one line) on anything unknown or malformed."""
     values = vars(_parser(gate).parse_args(list(argv)))
     for key in ("reports", "root", "lock", "suppressions"):
         values[key] = values[key].resolve()
     if values["max_examples"] < 1:
-        raise GateError("--max-examples must be at least 1")
+        raise ScanError("--max-examples must be at least 1")
     values["extra_rules"] = tuple(values["extra_rules"])
-    return Options(**values)
+    return Options(env=env, **values)
 
 
-@dataclass(frozen=True, slots=True)
-class ToolRun:
-    """What a tool printed, and how it exited."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def find_tool(name: str) -> str:
-    """The executable ``name``: beside this interpreter (its virtualenv), else on PATH."""
-    beside = Path(sys.executable).parent / name
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which(name)
-    if found is None:
-        raise GateError(
-            f"{name} not found: install the security dependency group (uv sync --group security)"
-        )
-    return found
+def native_report(options: Options, name: str) -> Path:
+    """Where a scanner writes its own report (``native/NAME``), with no stale copy left."""
+    path = options.reports / "native" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return path
 
 
-def run_tool(
-    command: Sequence[str],
-    *,
-    cwd: Path,
-    ok: Container[int] = (0,),
-    timeout: float = TOOL_TIMEOUT,
-    env: Mapping[str, str] | None = None,
-) -> ToolRun:
-    """Run a scanner; GateError naming it when it is missing, hangs or fails."""
-    name = Path(command[0]).name
+def json_output(done: Completed, tool: str) -> Any:
+    """What a scanner printed on stdout, as JSON; ScanError with its reason when it is not."""
     try:
-        done = subprocess.run(  # noqa: S603 - a scanner with arguments built here
-            list(command),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GateError(f"{name} not found") from None
-    except subprocess.TimeoutExpired:
-        raise GateError(f"{name} did not finish within {timeout:g}s") from None
-    if done.returncode not in ok:
-        detail = last_line(done.stderr) or last_line(done.stdout) or "no output"
-        raise GateError(f"{name} failed (exit {done.returncode}): {detail}")
-    return ToolRun(done.returncode, done.stdout, done.stderr)
-
-
-def last_line(text: str, limit: int = 300) -> str:
-    """The last non-empty line of a tool's output, without colour codes, shortened."""
-    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
-    return lines[-1][:limit] if lines else ""
+        return json.loads(done.stdout)
+    except ValueError:
+        reason = failure_line(done.stderr, program=tool)
+        raise ScanError(f"{tool} printed no JSON: {reason}") from None
 
 
 def package_version(distribution: str) -> str:
@@ -166,17 +146,17 @@ def package_version(distribution: str) -> str:
 
 
 def load_json(path: Path, what: str) -> Any:
-    """JSON from ``path``; GateError naming ``what`` when it is missing or corrupt."""
+    """JSON from ``path``; ScanError naming ``what`` when it is missing or corrupt."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise GateError(f"{what} missing: {path}") from None
+        raise ScanError(f"{what} missing: {path}") from None
     except (OSError, ValueError) as error:
-        raise GateError(f"{what} is not valid JSON ({path.name}): {error}") from None
+        raise ScanError(f"{what} is not valid JSON ({path.name}): {error}") from None
 
 
 @dataclass(slots=True)
-class GateResult:
+class ScanResult:
     """What a scan found and what it could not check."""
 
     gate: str
@@ -189,14 +169,23 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
 
 
+def exit_code_for(status: str, skipped_checks: Sequence[str] = ()) -> int:
+    """The exit code of a verdict: 1 failed; 3 when the gate, or a check in it, was
+    skipped and nothing failed; 0 passed."""
+    if status == FAILED:
+        return CHECK_FAILED
+    return INCONCLUSIVE if status == SKIPPED or skipped_checks else DONE
+
+
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """The verdict on a result once the suppression list is applied."""
+class Verdict:
+    """The judgement of a scan once the suppression list is applied."""
 
     status: str
     reason: str
     assessments: list[Assessment]
     expired: list[str]
+    skipped_checks: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Unsuppressed findings by severity."""
@@ -211,8 +200,21 @@ class Outcome:
         """How many findings a reviewed suppression covers."""
         return sum(item.suppression is not None for item in self.assessments)
 
+    @property
+    def exit_code(self) -> int:
+        """0 passed, 1 failed, 3 inconclusive (see :func:`exit_code_for`)."""
+        return exit_code_for(self.status, self.skipped_checks)
 
-def decide(result: GateResult, assessments: list[Assessment], expired_lines: list[str]) -> Outcome:
+    def headline(self) -> str:
+        """``FAILED``, ``skipped``, ``passed``, or ``passed, N check(s) skipped``."""
+        if self.status == FAILED:
+            return "FAILED"
+        if self.status == PASSED and self.skipped_checks:
+            return f"passed, {len(self.skipped_checks)} check(s) skipped"
+        return self.status
+
+
+def decide(result: ScanResult, assessments: list[Assessment], expired_lines: list[str]) -> Verdict:
     """Failed on a failure, a blocking finding or an expired suppression; else skipped or passed."""
     blocking = [item.finding for item in assessments if item.blocking]
     reasons = [result.failure] if result.failure else []
@@ -222,10 +224,11 @@ def decide(result: GateResult, assessments: list[Assessment], expired_lines: lis
         named = "; ".join(places[:5]) + more
         reasons.append(f"{len(blocking)} unsuppressed high/critical finding(s): {named}")
     reasons += expired_lines
+    skipped = tuple(result.skipped_checks)
     if reasons:
-        return Outcome("failed", "; ".join(reasons), assessments, expired_lines)
-    status = "skipped" if result.skip_reason else "passed"
-    return Outcome(status, result.skip_reason, assessments, expired_lines)
+        return Verdict(FAILED, "; ".join(reasons), assessments, expired_lines, skipped)
+    status = SKIPPED if result.skip_reason else PASSED
+    return Verdict(status, result.skip_reason, assessments, expired_lines, skipped)
 
 
 def utc_today() -> date:
@@ -243,38 +246,38 @@ def sarif_path(reports: Path, gate: str) -> Path:
     return reports / f"{gate}.sarif"
 
 
-def write_reports(result: GateResult, outcome: Outcome, reports: Path) -> None:
+def write_reports(result: ScanResult, verdict: Verdict, reports: Path) -> None:
     """``<gate>.sarif`` (every finding, suppressed ones marked) and ``<gate>.status.json``."""
     properties = {
-        "status": outcome.status,
-        "reason": outcome.reason,
+        "status": verdict.status,
+        "reason": verdict.reason,
         "skipped": result.skipped_checks,
     }
-    run = sarif.build_run(result.gate, result.tool, result.version, outcome.assessments, properties)
+    run = sarif.build_run(result.gate, result.tool, result.version, verdict.assessments, properties)
     sarif.write(sarif_path(reports, result.gate), sarif.document([run]))
     status = {
         "gate": result.gate,
         "tool": result.tool,
         "version": result.version,
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "counts": outcome.counts(),
-        "suppressed": outcome.suppressed,
+        "status": verdict.status,
+        "reason": verdict.reason,
+        "counts": verdict.counts(),
+        "suppressed": verdict.suppressed,
         "skipped_checks": result.skipped_checks,
-        "expired_suppressions": outcome.expired,
+        "expired_suppressions": verdict.expired,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    status_path(reports, result.gate).write_text(json.dumps(status, indent=2) + "\n")
+    write_atomically(status_path(reports, result.gate), to_json(status) + "\n")
 
 
-def render(result: GateResult, outcome: Outcome) -> str:
+def render(result: ScanResult, verdict: Verdict) -> str:
     """What the terminal shows: findings worst first, skipped checks, then the verdict."""
-    counts = outcome.counts()
+    counts = verdict.counts()
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
     title = f"{result.tool} {result.version}".strip()
-    lines = [f"{title}: {summary}; {outcome.suppressed} suppressed"]
+    lines = [f"{title}: {summary}; {verdict.suppressed} suppressed"]
     lines += [f"  {note}" for note in result.notes]
-    active = [item.finding for item in outcome.assessments if item.suppression is None]
+    active = [item.finding for item in verdict.assessments if item.suppression is None]
     groups = _grouped(sorted(active, key=sort_key))
     for finding, alike in groups[:PRINTED_FINDINGS]:
         more = f" (and {alike} more like it)" if alike else ""
@@ -283,15 +286,15 @@ def render(result: GateResult, outcome: Outcome) -> str:
         lines.append(f"  ... {len(groups) - PRINTED_FINDINGS} more in the SARIF report")
     suppressed = Counter(
         f"{item.finding.rule_id} {item.finding.path}"
-        for item in outcome.assessments
+        for item in verdict.assessments
         if item.suppression is not None
     )
     if suppressed:
         listed = ", ".join(f"{key} (x{count})" for key, count in sorted(suppressed.items()))
         lines.append(f"  suppressed after review: {listed}")
     lines += [f"  skipped: {check}" for check in result.skipped_checks]
-    verdict = outcome.status.upper() if outcome.status == "failed" else outcome.status
-    lines.append(f"{result.gate}: {verdict}" + (f" - {outcome.reason}" if outcome.reason else ""))
+    reason = f" - {verdict.reason}" if verdict.reason else ""
+    lines.append(f"{result.gate}: {verdict.headline()}{reason}")
     return "\n".join(lines)
 
 
@@ -307,15 +310,15 @@ def _grouped(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
 def main(
     gate: str,
     tool: str,
-    scan: Callable[[Options], GateResult],
+    scan: Callable[[Options], ScanResult],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Run one gate from the command line; the exit status is the verdict."""
+    """Run one gate from the command line; the exit code is the verdict."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        options = parse_options(gate, args)
-    except GateError as error:
-        return _could_not_run(GateResult(gate, tool, failure=str(error)), _reports_in(args))
+        options = parse_options(gate, args, environ.current())
+    except OpsError as error:
+        return _could_not_run(ScanResult(gate, tool, failure=one_line(error)), _reports_in(args))
     options.reports.mkdir(parents=True, exist_ok=True)
     for stale in (status_path(options.reports, gate), sarif_path(options.reports, gate)):
         stale.unlink(missing_ok=True)
@@ -323,12 +326,12 @@ def main(
     try:
         entries = load(options.suppressions, today)
         result = scan(options)
-    except (GateError, SuppressionError) as error:
-        return _could_not_run(GateResult(gate, tool, failure=str(error)), options.reports)
-    outcome = decide(result, assess(result.findings, entries, today), expired(entries, today, gate))
-    write_reports(result, outcome, options.reports)
-    print(render(result, outcome), file=sys.stderr if outcome.status == "failed" else sys.stdout)
-    return EXIT_FAILED if outcome.status == "failed" else EXIT_PASSED
+    except OpsError as error:
+        return _could_not_run(ScanResult(gate, tool, failure=one_line(error)), options.reports)
+    verdict = decide(result, assess(result.findings, entries, today), expired(entries, today, gate))
+    write_reports(result, verdict, options.reports)
+    print(render(result, verdict), file=sys.stderr if verdict.status == FAILED else sys.stdout)
+    return verdict.exit_code
 
 
 def _reports_in(args: Sequence[str]) -> Path:
@@ -341,9 +344,9 @@ def _reports_in(args: Sequence[str]) -> Path:
     return REPORT_DIR
 
 
-def _could_not_run(result: GateResult, reports: Path) -> int:
-    outcome = Outcome("failed", result.failure, [], [])
+def _could_not_run(result: ScanResult, reports: Path) -> int:
+    verdict = Verdict(FAILED, result.failure, [], [])
     reports.mkdir(parents=True, exist_ok=True)
-    write_reports(result, outcome, reports)
+    write_reports(result, verdict, reports)
     print(f"{result.gate}: {result.failure}", file=sys.stderr)
-    return EXIT_ERROR
+    return CANNOT_RUN
