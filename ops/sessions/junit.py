@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # nosec B405 - parses our own test reports
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 

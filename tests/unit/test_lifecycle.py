@@ -50,3 +50,11 @@ def test_open_and_terminal_partition_the_statuses() -> None:
     assert not OPEN_STATUSES & TERMINAL_STATUSES
     assert all(status.is_open for status in OPEN_STATUSES)
     assert all(status.is_terminal for status in TERMINAL_STATUSES)
+
+
+def test_the_book_index_predicate_names_exactly_the_open_statuses() -> None:
+    from app.db.models import OPEN_STATUS_SQL, OPEN_STATUS_VALUES
+
+    quoted = ", ".join(f"'{value}'" for value in OPEN_STATUS_VALUES)
+    assert f"status IN ({quoted})" == OPEN_STATUS_SQL
+    assert set(OPEN_STATUS_VALUES) == {status.value for status in OPEN_STATUSES}
