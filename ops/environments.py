@@ -98,17 +98,17 @@ class Drill(_Section):
     server_url_env: str = "DRILL_DATABASE_URL"  # where scratch databases go (default: own server)
 
 
-class LocalPlatform(_Section):
-    """The ``local`` platform: releases run as processes behind a proxy on this machine."""
+class LocalSettings(_Section):
+    """``[local]``: the local platform (releases run as processes behind a proxy here)."""
 
     proxy: Literal["caddy"] = "caddy"
     proxy_port: int = Field(default=8080, ge=1, le=65535)
-    state_dir: str = "var/deploy"
+    state_dir: str | None = None  # None: var/deploy/<environment name>
     workers: int = Field(default=1, ge=1, le=32)
 
 
-class KubernetesPlatform(_Section):
-    """The ``kubernetes`` platform: kubectl against the manifests under deploy/kubernetes."""
+class KubernetesSettings(_Section):
+    """``[kubernetes]``: kubectl against the manifests under deploy/kubernetes."""
 
     context: str | None = None
     namespace: str = "trading"
@@ -119,8 +119,8 @@ class KubernetesPlatform(_Section):
     rollout_timeout_seconds: int = Field(default=300, gt=0)
 
 
-class RailwayPlatform(_Section):
-    """The ``railway`` platform: the railway CLI."""
+class RailwaySettings(_Section):
+    """``[railway]``: the railway CLI's project, service and environment."""
 
     project: str | None = None
     service: str = "trading-api"
@@ -148,9 +148,9 @@ class EnvironmentDefinition(_Section):
     notify: Notify = Field(default_factory=Notify)
     backup: Backup = Field(default_factory=Backup)
     drill: Drill = Field(default_factory=Drill)
-    local: LocalPlatform = Field(default_factory=LocalPlatform)
-    kubernetes: KubernetesPlatform = Field(default_factory=KubernetesPlatform)
-    railway: RailwayPlatform = Field(default_factory=RailwayPlatform)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    railway: RailwaySettings = Field(default_factory=RailwaySettings)
 
     @field_validator("required_secrets")
     @classmethod
@@ -179,8 +179,10 @@ class EnvironmentDefinition(_Section):
 
     @property
     def state_dir(self) -> Path:
-        """Where the local platform keeps releases, pid files, the lock and the audit log."""
-        return (ROOT / self.local.state_dir).resolve()
+        """Where the environment's deploy lock, history and run reports are kept (and, on
+        the local platform, its releases, processes and data): ``local.state_dir``, else
+        ``var/deploy/<name>``."""
+        return (ROOT / (self.local.state_dir or f"var/deploy/{self.name}")).resolve()
 
     @property
     def shared_data_dir(self) -> Path:

@@ -1,8 +1,10 @@
-"""The gates a release passes before it takes traffic: readiness, smoke tests, latency.
+"""The gates a release passes: readiness, smoke tests and latency before it takes traffic,
+and the verification of the public URL after.
 
-Every check talks HTTP to a :class:`Target` -- the candidate's own Unix socket
-on the local platform, a port-forward or the public URL elsewhere -- and
-returns a :class:`GateResult` saying what it saw.
+Every gate talks to the trading API through :class:`~ops.live.client.TradingClient`
+at a :class:`Target` -- the candidate's own Unix socket on the local platform, a
+port-forward or the public URL elsewhere. A gate returns what it saw, or raises
+:class:`GateFailed` saying what failed and what it saw instead.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from ops.core.exits import CheckFailed, OpsError
+from ops.core.processes import Probe, wait_for
 from ops.environments import SmokeCheck
+from ops.live.client import VERSION_HEADER, TradingClient, limit_order
 
 SMOKE_SYMBOL = "AAPL"
+READINESS_REQUEST_SECONDS = 2.0
+VERIFY_REQUEST_SECONDS = 5.0
+VERIFY_INTERVAL_SECONDS = 0.2
+
+
+class GateFailed(CheckFailed):
+    """A gate saw something wrong; the message says what."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +38,13 @@ class Target:
     base_url: str
     uds: Path | None = None
 
-    def client(self, timeout: float = 10) -> httpx.Client:
-        """An HTTP client bound to the target."""
-        transport = httpx.HTTPTransport(uds=str(self.uds)) if self.uds else None
-        return httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+    def client(self, timeout: float = 10) -> TradingClient:
+        """A trading API client bound to the target."""
+        return TradingClient(self.base_url, uds=self.uds, timeout=timeout)
 
     def describe(self) -> str:
         """Where, for messages."""
         return f"{self.base_url} via {self.uds}" if self.uds else self.base_url
-
-
-@dataclass(frozen=True, slots=True)
-class GateResult:
-    """One check: passed or not, and what was seen."""
-
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,103 +55,66 @@ class SmokeCredentials:
     password: str
 
 
-def wait_ready(
-    target: Target, path: str, timeout: float, alive: Callable[[], bool] = lambda: True
-) -> GateResult:
-    """Poll ``path`` until it answers 200, the process dies, or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    with target.client(timeout=2) as client:
-        while time.monotonic() < deadline:
-            if not alive():
-                return GateResult("readiness", False, "the process exited while starting")
-            try:
-                response = client.get(path)
-                if response.status_code == 200:
-                    return GateResult("readiness", True, f"{path} answered 200")
-                last = f"{path} answered {response.status_code}: {response.text[:200]}"
-            except httpx.HTTPError as error:
-                last = f"{type(error).__name__}"
-            time.sleep(0.1)
-    return GateResult("readiness", False, f"not ready within {timeout:g}s ({last})")
-
-
-class SmokeFailure(Exception):
-    """A smoke check saw something wrong."""
-
-
-def _expect(response: httpx.Response, status: int, what: str) -> None:
-    if response.status_code != status:
-        raise SmokeFailure(
-            f"{what}: expected {status}, got {response.status_code} {response.text[:200]}"
-        )
-
-
-def _health(client: httpx.Client, _: _SmokeContext) -> str:
-    _expect(client.get("/health"), 200, "GET /health")
-    return "healthy"
-
-
-def _version(client: httpx.Client, context: _SmokeContext) -> str:
-    response = client.get("/version")
-    _expect(response, 200, "GET /version")
-    served = response.json().get("version")
-    if served != context.version or response.headers.get("X-App-Version") != context.version:
-        raise SmokeFailure(f"serves version {served!r}, expected {context.version!r}")
-    return f"serves {served}"
-
-
-def _login(client: httpx.Client, context: _SmokeContext) -> str:
-    response = client.post(
-        "/v1/auth/token",
-        data={"username": context.credentials.email, "password": context.credentials.password},
-    )
-    _expect(response, 200, f"log in as {context.credentials.email}")
-    context.token = response.json()["access_token"]
-    return f"logged in as {context.credentials.email}"
-
-
-def _place_cancel(client: httpx.Client, context: _SmokeContext) -> str:
-    if context.token is None:
-        _login(client, context)
-    headers = {"Authorization": f"Bearer {context.token}"}
-    instrument = next(
-        (i for i in client.get("/v1/instruments").json() if i["symbol"] == SMOKE_SYMBOL), None
-    )
-    if instrument is None:
-        raise SmokeFailure(f"instrument {SMOKE_SYMBOL} is not listed")
-    body = {
-        "symbol": SMOKE_SYMBOL, "side": "buy", "type": "limit",
-        "qty": instrument["lot_size"], "limit_price": instrument["tick_size"],
-        "client_order_id": f"smoke-{secrets.token_hex(6)}",
-    }  # fmt: skip
-    placed = client.post("/v1/orders", json=body, headers=headers)
-    _expect(placed, 201, "place a smoke order")
-    order = placed.json()
-    if order["status"] != "new":
-        raise SmokeFailure(f"smoke order is {order['status']}: {order.get('reject_reason')}")
-    canceled = client.post(f"/v1/orders/{order['id']}/cancel", headers=headers)
-    _expect(canceled, 200, "cancel the smoke order")
-    return f"placed and canceled order {order['id']}"
-
-
-def _book(client: httpx.Client, _: _SmokeContext) -> str:
-    response = client.get(f"/v1/market/{SMOKE_SYMBOL}/book")
-    _expect(response, 200, f"read the {SMOKE_SYMBOL} book")
-    book = response.json()
-    if not isinstance(book.get("bids"), list) or not isinstance(book.get("asks"), list):
-        raise SmokeFailure("book has no bids/asks")
-    return f"book has {len(book['bids'])} bid and {len(book['asks'])} ask levels"
+def readiness(target: Target, path: str, timeout: float, alive: Callable[[], bool]) -> str:
+    """Wait until ``path`` answers 200; fail when the process dies or ``timeout`` passes."""
+    with target.client(timeout=READINESS_REQUEST_SECONDS) as client:
+        waited = wait_for(client.probe(path), timeout=timeout, alive=alive)
+    if waited.exited:
+        raise GateFailed("the process exited while starting")
+    if not waited.ready:
+        raise GateFailed(f"not ready within {timeout:g}s ({waited.seen})")
+    return waited.seen
 
 
 @dataclass
-class _SmokeContext:
+class _Smoke:
+    client: TradingClient
     version: str
     credentials: SmokeCredentials
-    token: str | None = None
+    logged_in: bool = False
 
 
-SMOKE_CHECKS: dict[str, Callable[[httpx.Client, _SmokeContext], str]] = {
+def _health(smoke: _Smoke) -> str:
+    smoke.client.request("GET", "/health", expected=200)
+    return "healthy"
+
+
+def _version(smoke: _Smoke) -> str:
+    response = smoke.client.request("GET", "/version", expected=200)
+    served = response.json().get("version")
+    if served != smoke.version or response.headers.get(VERSION_HEADER) != smoke.version:
+        raise GateFailed(f"serves version {served!r}, expected {smoke.version!r}")
+    return f"serves {served}"
+
+
+def _login(smoke: _Smoke) -> str:
+    smoke.client.login(smoke.credentials.email, smoke.credentials.password)
+    smoke.logged_in = True
+    return f"logged in as {smoke.credentials.email}"
+
+
+def _place_cancel(smoke: _Smoke) -> str:
+    if not smoke.logged_in:
+        _login(smoke)
+    instrument = smoke.client.instrument(SMOKE_SYMBOL)
+    order = smoke.client.place(
+        limit_order(
+            SMOKE_SYMBOL, "buy", instrument["lot_size"], instrument["tick_size"],
+            client_order_id=f"smoke-{secrets.token_hex(6)}",
+        )
+    )  # fmt: skip
+    if order["status"] != "new":
+        raise GateFailed(f"smoke order is {order['status']}: {order.get('reject_reason')}")
+    smoke.client.cancel(order["id"])
+    return f"placed and canceled order {order['id']}"
+
+
+def _book(smoke: _Smoke) -> str:
+    book = smoke.client.book(SMOKE_SYMBOL)
+    return f"book has {len(book['bids'])} bid and {len(book['asks'])} ask levels"
+
+
+SMOKE_CHECKS: dict[SmokeCheck, Callable[[_Smoke], str]] = {
     "health": _health,
     "version": _version,
     "login": _login,
@@ -162,20 +125,18 @@ SMOKE_CHECKS: dict[str, Callable[[httpx.Client, _SmokeContext], str]] = {
 
 def smoke(
     target: Target, checks: Sequence[SmokeCheck], version: str, credentials: SmokeCredentials
-) -> list[GateResult]:
-    """Run the smoke checks in order; stop at the first failure."""
-    context = _SmokeContext(version, credentials)
-    results: list[GateResult] = []
+) -> list[str]:
+    """Run the smoke checks in order; the first failure raises :class:`GateFailed` naming
+    the check (``smoke:<check>: <what failed>``)."""
+    passed: list[str] = []
     with target.client() as client:
+        state = _Smoke(client, version, credentials)
         for name in checks:
             try:
-                detail = SMOKE_CHECKS[name](client, context)
-            except (SmokeFailure, httpx.HTTPError, ValueError, KeyError) as error:
-                detail = str(error) or type(error).__name__
-                results.append(GateResult(f"smoke:{name}", False, detail))
-                break
-            results.append(GateResult(f"smoke:{name}", True, detail))
-    return results
+                passed.append(SMOKE_CHECKS[name](state))
+            except (OpsError, ValueError, KeyError, TypeError) as error:
+                raise GateFailed(f"smoke:{name}: {error}") from error
+    return passed
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:
@@ -185,17 +146,49 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def latency(target: Target, path: str, probes: int, budget_ms: float) -> GateResult:
+def latency(target: Target, path: str, probes: int, budget_ms: float) -> str:
     """p95 of ``probes`` sequential requests to ``path`` must be within ``budget_ms``."""
     samples: list[float] = []
     with target.client() as client:
-        client.get(path)  # warm-up: connection set-up is not the release's latency
+        client.request("GET", path)  # warm-up: connection set-up is not the release's latency
         for _ in range(probes):
             started = time.perf_counter()
-            response = client.get(path)
+            response = client.request("GET", path)
             samples.append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
-                return GateResult("latency", False, f"{path} answered {response.status_code}")
+                raise GateFailed(f"{path} answered {response.status_code}")
     p95 = percentile(samples, 0.95)
     detail = f"p95 {p95:.1f} ms over {probes} probes of {path} (budget {budget_ms:g} ms)"
-    return GateResult("latency", p95 <= budget_ms, detail)
+    if p95 > budget_ms:
+        raise GateFailed(detail)
+    return detail
+
+
+def serves_version(client: TradingClient, path: str, version: str) -> Probe:
+    """A :data:`~ops.core.processes.Probe`: ready when ``GET path`` answers 200 with
+    ``version`` in its version header."""
+
+    def look() -> tuple[bool, str]:
+        try:
+            response = client.request("GET", path)
+        except OpsError as error:
+            return False, str(error)
+        served = response.headers.get(VERSION_HEADER)
+        return response.status_code == 200 and served == version, (
+            f"{response.status_code}, {served!r}"
+        )
+
+    return look
+
+
+def verify(public_url: str, path: str, version: str, timeout: float) -> str:
+    """The public URL serves ``version`` within ``timeout`` seconds."""
+    with TradingClient(public_url, timeout=VERIFY_REQUEST_SECONDS) as client:
+        waited = wait_for(
+            serves_version(client, path, version), timeout=timeout,
+            interval=VERIFY_INTERVAL_SECONDS,
+        )  # fmt: skip
+    url = public_url.rstrip("/") + path
+    if not waited.ready:
+        raise GateFailed(f"{url} does not serve {version} (last: {waited.seen})")
+    return f"{url} serves {version}"

@@ -12,14 +12,19 @@ import getpass
 import json
 import os
 import socket
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ops.core.exits import CannotRun
+from ops.core.processes import wait_for
 
-class LockHeld(Exception):
-    """Someone else holds the lock; the message names them."""
+FILE_NAME = "deploy.lock"
+RETRY_SECONDS = 0.5
+
+
+class LockHeld(CannotRun):
+    """Someone else holds the lock (a refusal: nothing changed); the message names them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +86,26 @@ class DeployLock:
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             message=message,
         )
-        deadline = time.monotonic() + wait_seconds
-        while True:
+        waited = wait_for(
+            lambda: self._try_take(info), timeout=wait_seconds, interval=RETRY_SECONDS
+        )
+        if not waited.ready:
+            raise LockHeld(f"deploy lock {self.path} is held by {waited.seen}")
+        self.info = info
+        return info
+
+    def _try_take(self, info: LockInfo) -> tuple[bool, str]:
+        """One attempt (a :func:`wait_for` probe): take the lock, or name who holds it."""
+        if self._try_create(info):
+            return True, "us"
+        current = read_lock(self.path)
+        if current is not None and current.is_stale():
+            self.notes.append(f"released a stale lock: {current.describe()}")
+            self.path.unlink(missing_ok=True)
             if self._try_create(info):
-                self.info = info
-                return info
+                return True, "us"
             current = read_lock(self.path)
-            if current is not None and current.is_stale():
-                self.notes.append(f"released a stale lock: {current.describe()}")
-                self.path.unlink(missing_ok=True)
-                continue
-            if time.monotonic() >= deadline:
-                holder = current.describe() if current else "unknown holder"
-                raise LockHeld(f"deploy lock {self.path} is held by {holder}")
-            time.sleep(0.5)
+        return False, current.describe() if current else "unknown holder"
 
     def _try_create(self, info: LockInfo) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)

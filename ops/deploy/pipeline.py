@@ -1,65 +1,58 @@
-"""The deploy sequence, the same on every platform (Kamal's, with gates before traffic):
+"""The deploy pipeline, the same on every platform: one ordered list of steps,
+:data:`STEPS` (each step defined below with :func:`step`, in order), drives the plan that
+is printed, the run, and the record.
 
-plan -> lock -> approval -> backup -> build -> migrate -> start -> readiness -> smoke
--> latency -> switch -> drain -> verify -> prune -> record
-
-Nothing changes before the lock is held and the approval given. Until the
-switch, a failure only ever discards the new release: the previous one keeps
-serving. After the switch, a failed verification rolls back automatically to
-the previous release, through the same gates. Every run -- succeeded, failed,
-refused or rolled back -- is appended to the environment's audit log, and
-announced when a webhook is configured.
+A run follows status -> plan -> confirm -> apply -> verify (the model is
+pyinvoke/invocations' release tasks): it reads what serves now, prints the steps
+that apply, and runs them in order -- each step naming what it does, when it
+applies and what its failure means (:class:`IfItFails`): nothing changes before
+the lock and the approval; until the switch a failure only discards the
+candidate, and the previous release keeps serving; after it, a failed
+verification releases the previous version again through the same steps. Every
+run -- succeeded, failed, refused or rolled back -- then ends with its record:
+the history line, a JSON report, a tag for production, a notification.
+``docs/deploy.md`` shows :data:`STEPS` as a table (:func:`ops.deploy.views.steps_table`).
 """
 
 from __future__ import annotations
 
 import getpass
-import json
-import os
+import inspect
 import secrets as random
-import subprocess
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
-import httpx
-
-from app.services.seed import DEMO_PASSWORD
-from ops.core import environ
-from ops.core.notify import Message, send
-from ops.deploy import gates
-from ops.deploy.audit import AuditLog, DeployRecord, StepRecord
-from ops.deploy.lock import DeployLock, LockHeld
-from ops.deploy.platforms.base import Candidate, Platform, PlatformError
+from ops.core.commands import CommandError
+from ops.core.console import Console, to_json, write_atomically
+from ops.core.exits import CannotRun, CheckFailed
+from ops.core.git import annotated_tag
+from ops.core.notify import send
+from ops.core.steps import StepFailed, StepLog
+from ops.deploy import gates, views
+from ops.deploy.context import DeployContext
+from ops.deploy.history import DeployRecord
+from ops.deploy.lock import DeployLock
+from ops.deploy.platforms import Candidate
 from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
 
 Action = Literal["deploy", "rollback"]
-Confirm = Callable[[str], bool]
-Backup = Callable[[EnvironmentDefinition, dict[str, str]], str]
+Backup = Callable[[DeployContext, Console], str]
+"""The pre-deploy backup: given the environment and the run's console (for
+:meth:`~ops.core.console.Console.part`), returns what it backed up; raises on failure."""
+LATENCY_PATH = "/v1/market/AAPL/book"
 
 
-class DeployFailed(Exception):
-    """The deploy did not succeed; the message is one line, the record says the rest."""
-
-    def __init__(self, message: str, record: DeployRecord | None = None) -> None:
-        super().__init__(message)
-        self.record = record
-
-
-class StepFailed(Exception):
-    """One step failed."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class DeployRequest:
-    """What to deploy where, and how carefully."""
+    """What to deploy, and how carefully."""
 
-    environment: EnvironmentDefinition
     version: str
     action: Action = "deploy"
     source: Path = ROOT
@@ -67,328 +60,338 @@ class DeployRequest:
     yes: bool = False
     wait: bool = False
     message: str = ""
-    interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
 
 
-def stderr(line: str) -> None:
-    """Progress goes to stderr, so ``--json`` output on stdout stays clean."""
-    print(line, file=sys.stderr, flush=True)
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """When a step applies: in words (for the plan and the docs) and as a test."""
+
+    says: str
+    holds: Callable[[DeployRequest, EnvironmentDefinition], bool]
 
 
-def who() -> str:
+ALWAYS = Condition("always", lambda request, environment: True)
+APPROVAL_REQUIRED = Condition(
+    "`approval_required`", lambda request, environment: environment.approval_required
+)
+DEPLOYING = Condition("deploy (not rollback)", lambda request, _: request.action == "deploy")
+BACKING_UP = Condition(
+    "deploy, with `pre_deploy_backup`",
+    lambda request, environment: request.action == "deploy" and environment.pre_deploy_backup,
+)
+
+
+class IfItFails(Enum):
+    """What a step's failure means for the run."""
+
+    REFUSE = "refused (exit 2): nothing has changed"
+    OLD_SERVES = "failed (exit 1): what served keeps serving"
+    DISCARD = "failed (exit 1): the candidate is discarded, what served keeps serving"
+    ROLL_BACK = "failed (exit 1): the previous release goes through start to verify again"
+    NEW_SERVES = "failed (exit 1): the new release serves"
+
+
+StepAction = Callable[["DeployRun", str], str]
+"""What a step does, given the run and the version being released; returns its detail."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStep:
+    """One step of the pipeline."""
+
+    name: str
+    does: str
+    action: StepAction
+    when: Condition = ALWAYS
+    if_it_fails: IfItFails = IfItFails.OLD_SERVES
+    per_version: bool = False  # part of releasing one version: repeated on roll back
+
+
+class DeployFailed(CheckFailed):
+    """A step, gate or verification failed (a roll back included); exit 1."""
+
+
+class DeployRefused(CannotRun):
+    """Refused before anything changed (lock held, approval missing or refused); exit 2."""
+
+
+STEPS: list[PipelineStep] = []
+"""The pipeline: every step below, in the order it is defined."""
+
+
+def step(
+    name: str,
+    when: Condition = ALWAYS,
+    if_it_fails: IfItFails = IfItFails.OLD_SERVES,
+    *,
+    per_version: bool = False,
+) -> Callable[[StepAction], StepAction]:
+    """Make the decorated function the next step of :data:`STEPS`; the first line of its
+    docstring says what the step does."""
+
+    def add(action: StepAction) -> StepAction:
+        does = inspect.getdoc(action) or name
+        summary = does.splitlines()[0].removesuffix(".")
+        STEPS.append(PipelineStep(name, summary, action, when, if_it_fails, per_version))
+        return action
+
+    return add
+
+
+# -- the steps, in order --------------------------------------------------------------
+
+
+@step("lock", if_it_fails=IfItFails.REFUSE)
+def _take_lock(run: DeployRun, version: str) -> str:
+    """Take the environment's deploy lock (held until the run is recorded)."""
+    request = run.request
+    wait = run.environment.timeouts.lock_wait_seconds if request.wait else 0
+    info = run.lock.acquire(version, request.message or request.action, wait)
+    notes = "; ".join(run.lock.notes)
+    return f"held by {info.holder}@{info.host}" + (f" ({notes})" if notes else "")
+
+
+@step("approval", APPROVAL_REQUIRED, IfItFails.REFUSE)
+def _approve(run: DeployRun, version: str) -> str:
+    """Approval: `--yes`, or the operator types the environment's name."""
+    name, action = run.environment.name, run.request.action
+    return run.console.approve(
+        f"{action.capitalize()} {version} to {name}?", name, yes=run.request.yes,
+        needed_for=f"{action} to {name}",
+    )  # fmt: skip
+
+
+@step("backup", BACKING_UP)
+def _back_up(run: DeployRun, version: str) -> str:
+    """Back up the database and verify the backup."""
+    if run.backup is None:
+        raise DeployFailed("no backup function configured")
+    return run.backup(run.context, run.console)
+
+
+@step("build", DEPLOYING)
+def _build(run: DeployRun, version: str) -> str:
+    """Build the release, or reuse it when built before."""
+    return run.platform.build(version, run.request.source)
+
+
+@step("migrate", DEPLOYING)
+def _migrate(run: DeployRun, version: str) -> str:
+    """Run the release's migrations (expand/contract)."""
+    return run.platform.migrate(version)
+
+
+@step("start", if_it_fails=IfItFails.DISCARD, per_version=True)
+def _start(run: DeployRun, version: str) -> str:
+    """Start the release beside what serves, without traffic."""
+    run.candidate = run.platform.start(version)
+    notes = "; ".join(run.candidate.notes)
+    return f"{version} started ({run.candidate.target.describe()})" + (
+        f"; {notes}" if notes else ""
+    )
+
+
+@step("readiness", if_it_fails=IfItFails.DISCARD, per_version=True)
+def _readiness(run: DeployRun, version: str) -> str:
+    """The release's readiness path answers 200 within `timeouts.readiness_seconds`."""
+    candidate = run.started()
+    return gates.readiness(
+        candidate.target, run.environment.readiness_path,
+        run.environment.timeouts.readiness_seconds, alive=partial(run.platform.alive, candidate),
+    )  # fmt: skip
+
+
+@step("smoke", if_it_fails=IfItFails.DISCARD, per_version=True)
+def _smoke(run: DeployRun, version: str) -> str:
+    """The `gates.smoke` checks pass against the release directly."""
+    checks, credentials = run.environment.gates.smoke, run.context.smoke_credentials()
+    return "; ".join(gates.smoke(run.started().target, checks, version, credentials))
+
+
+@step("latency", if_it_fails=IfItFails.DISCARD, per_version=True)
+def _latency(run: DeployRun, version: str) -> str:
+    """The p95 of `gates.probes` requests is within `gates.p95_budget_ms`."""
+    budget = run.environment.gates
+    return gates.latency(run.started().target, LATENCY_PATH, budget.probes, budget.p95_budget_ms)
+
+
+@step("switch", if_it_fails=IfItFails.DISCARD, per_version=True)
+def _switch(run: DeployRun, version: str) -> str:
+    """Send the traffic to the release."""
+    detail = run.platform.switch(run.started())
+    run.serving = version
+    return detail
+
+
+@step("drain", if_it_fails=IfItFails.NEW_SERVES, per_version=True)
+def _drain(run: DeployRun, version: str) -> str:
+    """The previous release finishes its requests, then stops."""
+    return run.platform.drain(run.started())
+
+
+@step("verify", if_it_fails=IfItFails.ROLL_BACK, per_version=True)
+def _verify(run: DeployRun, version: str) -> str:
+    """The public URL serves the new version within `timeouts.verify_seconds`."""
+    environment = run.environment
+    return gates.verify(
+        environment.public_url, environment.version_path, version,
+        environment.timeouts.verify_seconds,
+    )  # fmt: skip
+
+
+@step("prune", if_it_fails=IfItFails.NEW_SERVES)
+def _prune(run: DeployRun, version: str) -> str:
+    """Remove releases beyond `releases_to_keep` (never the new or previous one)."""
+    protect = {run.request.version, *([run.record.previous] if run.record.previous else [])}
+    removed = run.platform.prune(run.environment.releases_to_keep, protect)
+    return f"removed {', '.join(removed)}" if removed else "nothing to remove"
+
+
+def who(env: Mapping[str, str]) -> str:
     """The person (or CI actor) deploying."""
-    actor = os.environ.get("GITHUB_ACTOR")
+    actor = env.get("GITHUB_ACTOR")
     user = getpass.getuser()
     return f"{actor} (via {user})" if actor else user
 
 
-class Pipeline:
-    """One deploy or rollback of one environment."""
+class DeployRun:
+    """One deploy or rollback of one environment, and its record."""
 
     def __init__(
         self,
+        context: DeployContext,
         request: DeployRequest,
-        platform: Platform,
-        secrets: dict[str, str],
-        *,
-        out: Callable[[str], None] = stderr,
-        confirm: Confirm | None = None,
+        console: Console,
         backup: Backup | None = None,
     ) -> None:
+        self.context = context
+        self.environment = context.environment
+        self.platform = context.platform
         self.request = request
-        self.environment = request.environment
-        self.platform = platform
-        self.secrets = secrets
-        self.out = out
-        self.confirm = confirm or self._confirm_by_name
+        self.console = console
         self.backup = backup
-        state = self.environment.state_dir
-        self.audit = AuditLog(state / "audit.jsonl")
-        self.lock = DeployLock(state / "deploy.lock")
-        self.reports = state / "reports"
+        self.lock = DeployLock(context.lock_path)
+        now = datetime.now(UTC)
         self.record = DeployRecord(
-            id=datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + random.token_hex(3),
+            id=now.strftime("%Y%m%dT%H%M%SZ") + "-" + random.token_hex(3),
             action=request.action,
             environment=self.environment.name,
             version=request.version,
             previous=None,
-            who=who(),
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            who=who(context.env),
+            started_at=now.isoformat(timespec="seconds"),
         )
+        self.log = StepLog(console.say, self.record.steps)
+        # What the run has done so far, decided by its steps.
+        self.serving: str | None = None
+        self.candidate: Candidate | None = None
+        self.rolled_back_to: str | None = None
 
-    # -- plan --------------------------------------------------------------------------
-
-    def steps(self) -> list[str]:
-        """The steps this run will take, in order."""
-        environment = self.environment
-        names = ["lock"]
-        if environment.approval_required:
-            names.append("approval")
-        if environment.pre_deploy_backup and self.request.action == "deploy":
-            names.append("backup")
-        if self.request.action == "deploy":
-            names += ["build", "migrate"]
-        gate_names = ["readiness", "smoke", "latency"]
-        return [*names, "start", *gate_names, "switch", "drain", "verify", "prune", "record"]
-
-    def plan(self) -> list[str]:
-        """Human-readable plan lines."""
-        environment = self.environment
-        smoke = ", ".join(environment.gates.smoke)
-        return [
-            f"{self.request.action} {environment.name}: {self.record.previous or 'nothing'} -> "
-            f"{self.request.version} on {self.platform.name} ({environment.public_url})",
-            f"  steps: {' -> '.join(self.steps())}",
-            f"  gates: ready within {environment.timeouts.readiness_seconds:g}s; smoke: {smoke}; "
-            f"p95 <= {environment.gates.p95_budget_ms:g} ms over {environment.gates.probes} probes",
-        ]
-
-    # -- run -----------------------------------------------------------------------------
+    @property
+    def plan(self) -> list[PipelineStep]:
+        """The steps of :data:`STEPS` that apply to this request, in order."""
+        return [step for step in STEPS if step.when.holds(self.request, self.environment)]
 
     def run(self) -> DeployRecord:
-        """Plan, then (unless a dry run) apply every step; raise :class:`DeployFailed`."""
-        self.record.previous = self.platform.serving_version()
-        for line in self.plan():
-            self.out(line)
+        """Status, plan, then (unless a dry run) every step and the record. Raises
+        :class:`DeployRefused` or :class:`DeployFailed` after recording the run."""
+        self.serving = self.record.previous = self.platform.serving_version()
+        self.record.plan = [step.name for step in self.plan]
+        for line in views.plan(self.record, self.environment, self.platform.name, self.plan):
+            self.console.say(line)
         if self.request.dry_run:
             self.record.result = "dry-run"
-            self.out("dry run: nothing changed")
+            self.console.say("dry run: nothing changed")
+            self.console.result(self.record.to_dict())
             return self.record
         started = time.monotonic()
         try:
-            self._step("lock", self._take_lock)
-        except StepFailed as failure:
-            self._finish("refused", str(failure), started)
-            raise DeployFailed(str(failure), self.record) from None
-        try:
-            self._apply()
-            self._finish("succeeded", "", started)
-        except StepFailed as failure:
-            result = "rolled_back" if "rolled back to" in str(failure) else "failed"
-            self._finish(result, str(failure), started)
-            raise DeployFailed(str(failure), self.record) from None
+            result, reason = self._apply()
+            self._finish(result, reason, time.monotonic() - started)
         finally:
             self.lock.release()
+        if result == "refused":
+            raise DeployRefused(f"{self.request.action} refused: {reason}")
+        if result != "succeeded":
+            raise DeployFailed(f"{self.request.action} failed: {reason}")
         return self.record
 
-    def _apply(self) -> None:
-        environment = self.environment
-        if environment.approval_required:
-            self._step("approval", self._approve)
-        if environment.pre_deploy_backup and self.request.action == "deploy":
-            self._step("backup", self._backup)
-        if self.request.action == "deploy":
-            self._step(
-                "build", lambda: self.platform.build(self.request.version, self.request.source)
-            )
-            self._step("migrate", lambda: self.platform.migrate(self.request.version))
-        self._release(self.request.version)
+    def _apply(self) -> tuple[str, str]:
+        """Run the plan; the result and the reason it did not succeed."""
         try:
-            self._step("verify", lambda: self._verify(self.request.version))
-        except StepFailed as failure:
-            self._roll_back(str(failure))
-        keep = environment.releases_to_keep
-        protect = {self.request.version, *(v for v in [self.record.previous] if v)}
-        self._step("prune", lambda: _removed(self.platform.prune(keep, protect)))
+            self._run_steps(self.plan, self.request.version)
+        except DeployRefused as refusal:
+            return "refused", str(refusal)
+        except DeployFailed as failure:
+            return ("rolled_back" if self.rolled_back_to else "failed"), str(failure)
+        return "succeeded", ""
 
-    def _release(self, version: str) -> None:
-        """start -> gates -> switch -> drain for ``version``."""
-        candidate = self._start(version)
-        try:
-            self._step("readiness", lambda: self._ready(candidate))
-            self._step("smoke", lambda: self._smoke(candidate))
-            self._step("latency", lambda: self._latency(candidate))
-        except StepFailed:
-            self.out(f"  last log lines of {version}:")
-            for line in self.platform.logs(candidate).splitlines():
-                self.out(f"    {line}")
-            serving = self.record.previous or "nothing"
-            self.out(f"  {self.platform.discard(candidate)}; {serving} keeps serving")
-            raise
-        self._step("switch", lambda: self.platform.switch(candidate))
-        self._step("drain", lambda: self.platform.drain(candidate))
-
-    def _start(self, version: str) -> Candidate:
-        holder: list[Candidate] = []
-
-        def start() -> str:
-            holder.append(self.platform.start(version))
-            return f"{version} started ({holder[0].target.describe()})"
-
-        self._step("start", start)
-        return holder[0]
-
-    def _roll_back(self, reason: str) -> None:
-        previous = self.record.previous
-        if previous is None or previous == self.request.version:
-            raise StepFailed(reason)
-        self.out(f"  verification failed; rolling back to {previous}")
-        self._release(previous)
-        self._step("verify", lambda: self._verify(previous))
-        raise StepFailed(f"{reason}; rolled back to {previous}")
-
-    # -- steps -----------------------------------------------------------------------------
-
-    def _step(self, name: str, action: Callable[[], str]) -> None:
-        started = time.monotonic()
-        try:
-            detail = action()
-            ok = True
-        except (PlatformError, StepFailed, LockHeld, OSError, httpx.HTTPError) as error:
-            detail, ok = str(error) or type(error).__name__, False
-        except Exception as error:  # any surprise still fails the step cleanly
-            detail, ok = f"unexpected {type(error).__name__}: {error}", False
-        seconds = time.monotonic() - started
-        self.record.steps.append(StepRecord(name, ok, round(seconds, 3), detail))
-        self.out(f"  {'ok  ' if ok else 'FAIL'} {name:<10} {seconds:6.1f}s  {detail}")
-        if not ok:
-            raise StepFailed(f"{name}: {detail}")
-
-    def _take_lock(self) -> str:
-        wait = self.environment.timeouts.lock_wait_seconds if self.request.wait else 0
-        info = self.lock.acquire(
-            self.request.version, self.request.message or self.request.action, wait
-        )
-        notes = "; ".join(self.lock.notes)
-        return f"held by {info.holder}@{info.host}" + (f" ({notes})" if notes else "")
-
-    def _confirm_by_name(self, question: str) -> bool:
-        stderr(question)
-        return input("> ").strip() == self.environment.name
-
-    def _approve(self) -> str:
-        if self.request.yes:
-            return "approved with --yes"
-        if not self.request.interactive:
-            raise StepFailed(
-                f"{self.environment.name} needs approval: run interactively, or pass --yes "
-                "when the CI environment's protection rule is the approval"
-            )
-        question = (
-            f"Deploy {self.request.version} to {self.environment.name}? "
-            f"Type '{self.environment.name}' to confirm:"
-        )
-        if not self.confirm(question):
-            raise StepFailed("not approved")
-        return "approved interactively"
-
-    def _backup(self) -> str:
-        if self.backup is None:
-            raise StepFailed("no backup function configured")
-        return self.backup(self.environment, self.secrets)
-
-    def _ready(self, candidate: Candidate) -> str:
-        result = gates.wait_ready(
-            candidate.target,
-            self.environment.readiness_path,
-            self.environment.timeouts.readiness_seconds,
-            alive=lambda: self.platform.alive(candidate),
-        )
-        if not result.ok:
-            raise StepFailed(result.detail)
-        return result.detail
-
-    def _smoke(self, candidate: Candidate) -> str:
-        results = gates.smoke(
-            candidate.target, self.environment.gates.smoke, candidate.version, self._credentials()
-        )
-        failed = [r for r in results if not r.ok]
-        if failed:
-            raise StepFailed(f"{failed[0].name}: {failed[0].detail}")
-        return "; ".join(r.detail for r in results)
-
-    def _latency(self, candidate: Candidate) -> str:
-        budget = self.environment.gates
-        result = gates.latency(
-            candidate.target, "/v1/market/AAPL/book", budget.probes, budget.p95_budget_ms
-        )
-        if not result.ok:
-            raise StepFailed(result.detail)
-        return result.detail
-
-    def _credentials(self) -> gates.SmokeCredentials:
-        return smoke_credentials(self.environment, self.secrets)
-
-    def _verify(self, version: str) -> str:
-        url = self.environment.url(self.environment.version_path)
-        deadline = time.monotonic() + self.environment.timeouts.verify_seconds
-        seen = "no answer"
-        while time.monotonic() < deadline:
+    def _run_steps(self, steps: Sequence[PipelineStep], version: str) -> None:
+        for step in steps:
             try:
-                response = httpx.get(url, timeout=5)
-                seen = f"{response.status_code}, {response.headers.get('X-App-Version')!r}"
-                if response.status_code == 200 and response.headers.get("X-App-Version") == version:
-                    return f"{url} serves {version}"
-            except httpx.HTTPError as error:
-                seen = type(error).__name__
-            time.sleep(0.2)
-        raise StepFailed(f"{url} does not serve {version} (last: {seen})")
+                self.log.run(step.name, partial(step.action, self, version))
+            except StepFailed as failure:
+                self._after_failure(step, version, str(failure))
 
-    # -- record ------------------------------------------------------------------------------
+    def _after_failure(self, step: PipelineStep, version: str, reason: str) -> NoReturn:
+        if step.if_it_fails is IfItFails.REFUSE:
+            raise DeployRefused(reason)
+        if step.if_it_fails is IfItFails.DISCARD:
+            self._discard(version)
+        if step.if_it_fails is IfItFails.ROLL_BACK:
+            self._roll_back(version, reason)
+        raise DeployFailed(reason)
 
-    def _finish(self, result: str, reason: str, started: float) -> None:
-        self.record.result = result
-        self.record.reason = reason
-        self.record.duration_seconds = round(time.monotonic() - started, 3)
-        self.audit.append(self.record)
-        self.reports.mkdir(parents=True, exist_ok=True)
-        (self.reports / f"{self.record.id}.json").write_text(
-            json.dumps(self.record.to_dict(), indent=2)
-        )
-        if result == "succeeded" and self.environment.is_production:
-            self.out(f"  tag: {git_tag(self.record)}")
-        delivery = send(
-            self._message(), self.environment.notify.slack_webhook_env, environ.current()
-        )
-        self.out(
-            f"{self.request.action} {result} in {self.record.duration_seconds:.1f}s"
-            f"{(': ' + reason) if reason else ''} (notification: {delivery.detail})"
-        )
+    def _discard(self, version: str) -> None:
+        candidate, self.candidate = self.candidate, None
+        if candidate is None:
+            return
+        self.console.say(f"  last log lines of {version}:")
+        for line in self.platform.logs(candidate).splitlines():
+            self.console.say(f"    {line}")
+        discarded = self.platform.discard(candidate)
+        self.console.say(f"  {discarded}; {self.serving or 'nothing'} keeps serving")
 
-    def _message(self) -> Message:
+    def _roll_back(self, version: str, reason: str) -> None:
+        """Release the previous version again through the same steps, then fail; returns
+        when there is none, or when ``version`` is already the roll back."""
+        previous = self.record.previous
+        if version != self.request.version or previous is None or previous == version:
+            return
+        self.console.say(f"  verification failed; rolling back to {previous}")
+        try:
+            self._run_steps([step for step in self.plan if step.per_version], previous)
+        except DeployFailed as failure:
+            raise DeployFailed(f"{reason}; rolling back to {previous} failed: {failure}") from None
+        self.rolled_back_to = previous
+        raise DeployFailed(f"{reason}; rolled back to {previous}")
+
+    def started(self) -> Candidate:
+        """The candidate the start step started."""
+        if self.candidate is None:
+            raise DeployFailed("no candidate was started")
+        return self.candidate
+
+    def _finish(self, result: str, reason: str, seconds: float) -> None:
         record = self.record
-        fields = {
-            "environment": record.environment,
-            "version": record.version,
-            "previous": record.previous or "none",
-            "result": record.result,
-            "duration": f"{record.duration_seconds:.1f}s",
-            "by": record.who,
-        }
-        if record.reason:
-            fields["reason"] = record.reason
-        ok = record.result == "succeeded"
-        return Message(f"{record.action} {record.environment} {record.result}", ok, fields)
-
-
-def smoke_credentials(
-    environment: EnvironmentDefinition, secrets: dict[str, str]
-) -> gates.SmokeCredentials:
-    """The smoke user's credentials; raise :class:`PlatformError` when there is no password."""
-    variable = environment.gates.smoke_password_env
-    password = secrets.get(variable) or os.environ.get(variable)
-    if not password and environment.seed_demo_data:
-        password = DEMO_PASSWORD
-    if not password:
-        raise PlatformError(f"{variable}: the smoke user's password is required")
-    return gates.SmokeCredentials(environment.gates.smoke_user, password)
-
-
-def _removed(versions: list[str]) -> str:
-    return f"removed {', '.join(versions)}" if versions else "nothing to remove"
+        record.result, record.reason, record.duration_seconds = result, reason, round(seconds, 3)
+        self.context.history.append(record)
+        report = self.context.reports_dir / f"{record.id}.json"
+        write_atomically(report, to_json(record.to_dict()) + "\n")
+        if record.succeeded and self.environment.is_production:
+            self.console.say(f"  tag: {git_tag(record)}")
+        webhook = self.environment.notify.slack_webhook_env
+        delivery = send(views.announcement(record), webhook, self.context.env)
+        self.console.say(views.outcome(record, delivery.detail))
+        self.console.summary(views.summary(record))
+        self.console.result(record.to_dict())
 
 
 def git_tag(record: DeployRecord) -> str:
     """Tag the deployed commit (``deploy/<env>/<id>``); returns the tag or why not."""
     tag = f"deploy/{record.environment}/{record.id}"
     message = f"{record.action} {record.version} to {record.environment} by {record.who}"
-    result = subprocess.run(  # noqa: S603 - fixed git arguments
-        ["git", "tag", "-a", tag, "-m", message],  # noqa: S607 - git from PATH
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        return f"not tagged: {result.stderr.strip() or 'git tag failed'}"
-    return tag
+    try:
+        return annotated_tag(tag, message, cwd=ROOT)
+    except CommandError as error:
+        return f"not tagged: {error}"

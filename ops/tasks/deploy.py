@@ -1,4 +1,8 @@
-"""Invoke tasks for releases: deploy, rollback, status, releases, down, unlock."""
+"""Invoke tasks for releases: deploy, rollback, status, releases, down, unlock.
+
+Each parses its flags and calls :mod:`ops.deploy.operations` with the process's
+variables and the task's console; docs/deploy.md is the reference.
+"""
 
 from __future__ import annotations
 
@@ -7,97 +11,100 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from ops.deploy import commands
+from ops.core import environ
+from ops.deploy import operations
 from ops.project import ROOT
-from ops.tasks import DRY_RUN, ENV, JSON, one_line_errors
+from ops.tasks import DRY_RUN, ENV, FORCE, JSON, REPORT, YES, console, one_line_errors, required
 
-ENV_HELP = ENV
+
+def _env(name: str) -> str:
+    return required(name, "--env", ENV)
 
 
 @task(
     help={
-        "env": ENV_HELP,
+        "env": ENV,
         "version": "version label (default: git SHA, '-dirty' when the tree has changes)",
         "dry-run": DRY_RUN,
-        "yes": "approve a production deploy (the CI environment's protection rule)",
+        "yes": YES,
         "json": JSON,
-        "wait": "wait for a deploy already holding the lock instead of failing",
+        "report": REPORT,
+        "wait": "wait for a deploy already holding the lock instead of refusing",
         "source": "deploy this source tree instead of the checkout",
-        "message": "why, for the lock and the audit log",
+        "message": "why, for the lock and the deploy history",
     }
 )
 def deploy(
     c: Context,
-    env: str,
-    version: str | None = None,
+    env: str = "",
+    version: str = "",
     dry_run: bool = False,
     yes: bool = False,
     json_: bool = False,
+    report: str | None = None,
     wait: bool = False,
-    source: str | None = None,
+    source: str = "",
     message: str = "",
 ) -> None:
     """Ship a release: gated, zero-downtime, auto-rollback."""
     with one_line_errors():
-        record = commands.deploy(
-            env, version=version, source=Path(source) if source else ROOT,
-            dry_run=dry_run, yes=yes, wait=wait, message=message,
-            backup=commands.pre_deploy_backup,
+        operations.deploy(
+            _env(env), environ.current(), console(json_, report), version=version or None,
+            source=Path(source) if source else ROOT, dry_run=dry_run, yes=yes, wait=wait,
+            message=message,
         )  # fmt: skip
-    if json_:
-        print(commands.as_json(record.to_dict()))
 
 
 @task(
     help={
-        "env": ENV_HELP,
+        "env": ENV,
         "to": "version to roll back to (default: the last good one)",
         "dry-run": DRY_RUN,
-        "yes": "approve a production rollback",
+        "yes": YES,
         "json": JSON,
+        "report": REPORT,
     }
 )
 def rollback(
     c: Context,
-    env: str,
-    to: str | None = None,
+    env: str = "",
+    to: str = "",
     dry_run: bool = False,
     yes: bool = False,
     json_: bool = False,
+    report: str | None = None,
 ) -> None:
     """Roll back to the last good release, through the gates."""
     with one_line_errors():
-        record = commands.rollback(env, to=to, dry_run=dry_run, yes=yes)
-    if json_:
-        print(commands.as_json(record.to_dict()))
+        operations.rollback(
+            _env(env), environ.current(), console(json_, report), to=to or None,
+            dry_run=dry_run, yes=yes,
+        )  # fmt: skip
 
 
-@task(help={"env": ENV_HELP, "json": JSON})
-def status(c: Context, env: str, json_: bool = False) -> None:
+@task(help={"env": ENV, "json": JSON, "report": REPORT})
+def status(c: Context, env: str = "", json_: bool = False, report: str | None = None) -> None:
     """Serving version, slots, health and lock."""
     with one_line_errors():
-        report = commands.status(env)
-    print(commands.as_json(report) if json_ else commands.render_status(report))
+        operations.status(_env(env), environ.current(), console(json_, report))
 
 
-@task(help={"env": ENV_HELP, "json": JSON})
-def releases(c: Context, env: str, json_: bool = False) -> None:
+@task(help={"env": ENV, "json": JSON, "report": REPORT})
+def releases(c: Context, env: str = "", json_: bool = False, report: str | None = None) -> None:
     """Kept releases and the deploy history."""
     with one_line_errors():
-        report = commands.releases(env)
-    print(commands.as_json(report) if json_ else commands.render_releases(report))
+        operations.releases(_env(env), environ.current(), console(json_, report))
 
 
-@task(help={"env": ENV_HELP})
-def down(c: Context, env: str) -> None:
+@task(help={"env": ENV})
+def down(c: Context, env: str = "") -> None:
     """Stop the proxy and app instances (deploy restarts)."""
     with one_line_errors():
-        stopped = commands.down(env)
-    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        operations.down(_env(env), environ.current(), console())
 
 
-@task(help={"env": ENV_HELP, "force": "release even a lock whose holder still runs"})
-def unlock(c: Context, env: str, force: bool = False) -> None:
+@task(help={"env": ENV, "force": f"{FORCE}: release even a lock whose holder still runs"})
+def unlock(c: Context, env: str = "", force: bool = False) -> None:
     """Release a deploy lock left by a crashed deploy."""
     with one_line_errors():
-        print(commands.unlock(env, force))
+        operations.unlock(_env(env), environ.current(), console(), force=force)

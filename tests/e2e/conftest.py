@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from ops.core.processes import free_port
+from ops.deploy.history import DeployHistory
 from ops.project import ROOT
 from tests.support.invoke import run_invoke, subprocess_env
 
@@ -50,10 +51,9 @@ class DeployEnv:
         version: str | None = response.headers.get("X-App-Version")
         return version
 
-    def audit(self) -> list[dict[str, Any]]:
-        """The audit log."""
-        path = self.state / "audit.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    def history(self) -> list[dict[str, Any]]:
+        """The deploy history."""
+        return DeployHistory(self.state).records()
 
 
 DEFINITION = """\
@@ -106,8 +106,9 @@ def deploy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployEnv]:
     deploy.invoke("down", "--env", ENV_NAME)
 
 
-def broken_source(root: Path, name: str, path: str, old: str, new: str) -> Path:
-    """A copy of the app's source with one change: a bad release."""
+def broken_source(root: Path, name: str, path: str, pattern: str, new: str) -> Path:
+    """A copy of the app's source with one change -- the first match of the regular
+    expression ``pattern`` in ``path`` replaced by ``new``: a bad release."""
     target = root / name
     if target.exists():
         return target
@@ -116,7 +117,7 @@ def broken_source(root: Path, name: str, path: str, old: str, new: str) -> Path:
         shutil.copy2(ROOT / file, target / file)
     shutil.copytree(ROOT / "app", target / "app", ignore=shutil.ignore_patterns("__pycache__"))
     module = target / path
-    text = module.read_text()
-    assert old in text, f"{path} no longer contains {old!r}"
-    module.write_text(text.replace(old, new, 1))
+    changed, found = re.subn(pattern, lambda _match: new, module.read_text(), count=1)
+    assert found, f"{path} no longer matches {pattern!r}"
+    module.write_text(changed)
     return target

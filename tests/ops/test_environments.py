@@ -116,3 +116,10 @@ def test_database_url_of_an_environment() -> None:
     assert local.database_url({"DATABASE_URL": "postgresql://h/db"}) == "postgresql://h/db"
     with pytest.raises(EnvironmentProblem, match="DATABASE_URL: required for environment"):
         load_environment("staging").database_url({})
+
+
+def test_each_environment_keeps_its_own_state() -> None:
+    staging, production = load_environment("staging"), load_environment("production")
+    assert staging.state_dir == ROOT / "var" / "deploy" / "staging"
+    assert production.state_dir == ROOT / "var" / "deploy" / "production"
+    assert load_environment("local").state_dir == ROOT / "var" / "deploy" / "local"

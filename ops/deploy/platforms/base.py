@@ -1,23 +1,29 @@
 """What the deploy pipeline needs from a platform.
 
-The pipeline (plan, lock, approval, backup, gates, audit, notification) is the
+The pipeline (plan, lock, approval, backup, gates, history, notification) is the
 same everywhere; a platform only knows how to build, migrate, start a
 candidate beside what serves, switch traffic to it, drain the previous one,
-and throw a failed candidate away.
+and throw a failed candidate away. A platform step that fails raises
+:class:`PlatformError` (or :class:`~ops.core.commands.CommandFailed` naming the
+command); a platform that cannot be used at all -- a tool missing, the cluster
+unreachable, no token -- fails its :meth:`Platform.preflight` with
+:class:`~ops.core.exits.CannotRun`, before anything changes.
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ops.core.commands import DEFAULT_TIMEOUT, CommandError, Completed, Runner, run
+from ops.core.exits import CannotRun, CheckFailed, one_line
 from ops.deploy.gates import Target
+from ops.environments import EnvironmentDefinition
 
 
-class PlatformError(Exception):
+class PlatformError(CheckFailed):
     """A platform step failed; the message is one line."""
 
 
@@ -29,7 +35,7 @@ class Candidate:
     target: Target
     slot: str = ""
     log_path: Path | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class Platform(Protocol):
@@ -80,50 +86,58 @@ class Platform(Protocol):
         """Drop old releases beyond ``keep``."""
 
 
-def command_text(command: Sequence[str]) -> str:
-    """A command line for logs."""
-    return " ".join(command)
+class CommandLinePlatform:
+    """What the platforms driven by a command-line tool (kubectl, railway) share: the
+    environment, its secrets, the task's variables, and the runner of their commands
+    (:func:`ops.core.commands.run`; tests substitute a recorder)."""
 
+    name = "command line"
 
-@dataclass(frozen=True, slots=True)
-class Completed:
-    """The outcome of one external command."""
+    def __init__(
+        self,
+        environment: EnvironmentDefinition,
+        secrets: Mapping[str, str],
+        env: Mapping[str, str],
+        runner: Runner = run,
+    ) -> None:
+        self.environment = environment
+        self.secrets = dict(secrets)
+        self.env = dict(env)
+        self.runner = runner
 
-    code: int
-    stdout: str = ""
-    stderr: str = ""
+    def command_timeout(self) -> float:
+        """How long one command may take."""
+        return DEFAULT_TIMEOUT
 
+    def run(self, command: Sequence[str], stdin: str | None = None) -> Completed:
+        """Run ``command`` with the task's variables; never raises for an exit status."""
+        return self.runner(command, stdin=stdin, env=self.env, timeout=self.command_timeout())
 
-class Runner(Protocol):
-    """Runs external commands (kubectl, railway); tests substitute a recorder."""
+    def check(self, command: Sequence[str], stdin: str | None = None) -> str:
+        """Run ``command``; its output, or :class:`~ops.core.commands.CommandFailed`."""
+        return self.run(command, stdin).checked().stdout
 
-    def __call__(self, command: Sequence[str], stdin: str | None = None) -> Completed:
-        """Run ``command`` and return its outcome."""
-
-
-def subprocess_runner(timeout: float = 900) -> Runner:
-    """Run commands for real, capturing their output."""
-
-    def run(command: Sequence[str], stdin: str | None = None) -> Completed:
+    def query(self, command: Sequence[str]) -> str | None:
+        """The output of a read-only command; None when it fails or cannot run (what is
+        deployed is then unknown, which ``status`` and a dry run show as nothing)."""
         try:
-            result = subprocess.run(  # noqa: S603 - platform CLIs with built arguments
-                list(command), input=stdin, capture_output=True, text=True,
-                timeout=timeout, check=False,
-            )  # fmt: skip
-        except FileNotFoundError:
-            return Completed(127, "", f"{command[0]}: command not found")
-        except subprocess.TimeoutExpired:
-            return Completed(124, "", f"{command[0]} timed out after {timeout:g}s")
-        return Completed(result.returncode, result.stdout, result.stderr)
+            done = self.run(command)
+        except CommandError:
+            return None
+        return done.stdout if done.ok else None
 
-    return run
+    def output(self, command: Sequence[str]) -> str:
+        """What a command printed (stdout, else stderr), or why it could not run; for logs
+        and status, which never fail."""
+        try:
+            done = self.run(command)
+        except CommandError as error:
+            return one_line(error)
+        return done.stdout or done.stderr
 
-
-def checked(runner: Runner, command: Sequence[str], stdin: str | None = None) -> str:
-    """Run ``command``; raise :class:`PlatformError` naming it when it fails."""
-    result = runner(command, stdin)
-    if result.code != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        reason = lines[-1] if lines else f"exit {result.code}"
-        raise PlatformError(f"{command_text(command[:3])} failed: {reason}")
-    return result.stdout
+    def require(self, command: Sequence[str]) -> None:
+        """A preflight check: ``command`` must succeed, else :class:`CannotRun`."""
+        try:
+            self.check(command)
+        except CommandError as error:
+            raise CannotRun(f"{self.name}: {one_line(error)}") from None

@@ -1,8 +1,9 @@
 """The ``kubernetes`` platform: kubectl against the manifests under deploy/kubernetes.
 
-Sequence (each command is unit-tested; a real run needs docker logged in to the
-registry, kubectl with a context that has rights in the namespace, and the
-``trading-api`` Secret holding DATABASE_URL, REDIS_URL and JWT_SECRET_KEY):
+What the platform steps of the pipeline do here (each command is unit-tested; a
+real run needs docker logged in to the registry, kubectl with a context that has
+rights in the namespace, and the ``trading-api`` Secret holding DATABASE_URL,
+REDIS_URL and JWT_SECRET_KEY):
 
 1. build: ``docker build`` and ``docker push`` of the release image (unless the registry
    has it), then ``kubectl apply -k <overlay>`` (service, deployment, disruption budget).
@@ -18,40 +19,37 @@ registry, kubectl with a context that has rights in the namespace, and the
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from ops.core.processes import free_port
+from ops.core.commands import CommandError
+from ops.core.exits import one_line
+from ops.core.processes import Process, free_port, listening, wait_for
 from ops.deploy.gates import Target
-from ops.deploy.platforms.base import (
-    Candidate,
-    PlatformError,
-    Runner,
-    checked,
-    subprocess_runner,
-)
-from ops.environments import EnvironmentDefinition
+from ops.deploy.platforms.base import Candidate, CommandLinePlatform, PlatformError
+from ops.environments import KubernetesSettings
 from ops.project import ROOT
 
+APP_PORT = 8000
+FORWARD_READY_SECONDS = 15.0
+# A kubectl command may take as long as the rollout it waits for, and a minute more.
+COMMAND_MARGIN_SECONDS = 60
 
-class KubernetesPlatform:
+
+class KubernetesPlatform(CommandLinePlatform):
     """Rolling updates of one Deployment, gated by a candidate Deployment first."""
 
     name = "kubernetes"
+    forward: Process | None = None  # the port-forward to a started candidate
 
-    def __init__(
-        self,
-        environment: EnvironmentDefinition,
-        secrets: dict[str, str],
-        runner: Runner | None = None,
-    ) -> None:
-        self.environment = environment
-        self.config = environment.kubernetes
-        self.secrets = secrets
-        self.run = runner or subprocess_runner(self.config.rollout_timeout_seconds + 60)
-        self.forward: subprocess.Popen[bytes] | None = None
+    @property
+    def config(self) -> KubernetesSettings:
+        """The environment's ``[kubernetes]`` settings."""
+        return self.environment.kubernetes
+
+    def command_timeout(self) -> float:
+        """A kubectl command may wait for a rollout."""
+        return self.config.rollout_timeout_seconds + COMMAND_MARGIN_SECONDS
 
     def kubectl(self, *args: str) -> list[str]:
         """A kubectl command line for this environment's context and namespace."""
@@ -71,27 +69,25 @@ class KubernetesPlatform:
 
     def preflight(self) -> None:
         """kubectl must be installed and able to reach the cluster."""
-        checked(self.run, self.kubectl("version", "--client=true", "--output=json"))
-        checked(self.run, self.kubectl("get", "deployment", self.config.deployment, "-o", "name"))
+        self.require(self.kubectl("version", "--client=true", "--output=json"))
+        self.require(self.kubectl("get", "deployment", self.config.deployment, "-o", "name"))
 
     def serving_version(self) -> str | None:
         """The tag of the stable Deployment's image."""
         jsonpath = "{.spec.template.spec.containers[0].image}"
-        result = self.run(
+        image = self.query(
             self.kubectl("get", "deployment", self.config.deployment, "-o", f"jsonpath={jsonpath}")
         )
-        if result.code != 0 or ":" not in result.stdout:
+        if image is None or ":" not in image:
             return None
-        return result.stdout.rsplit(":", 1)[1].strip() or None
+        return image.rsplit(":", 1)[1].strip() or None
 
     def available_versions(self) -> list[str]:
         """Image tags of the Deployment's kept revisions (its ReplicaSets), oldest first."""
         selector = f"app={self.config.deployment},track=stable"
-        result = self.run(self.kubectl("get", "replicasets", "-l", selector, "-o", "json"))
-        if result.code != 0:
-            return []
+        listed = self.query(self.kubectl("get", "replicasets", "-l", selector, "-o", "json"))
         revisions: list[tuple[int, str]] = []
-        for item in json.loads(result.stdout or "{}").get("items", []):
+        for item in json.loads(listed or "{}").get("items", []):
             annotations = item.get("metadata", {}).get("annotations", {})
             revision = int(annotations.get("deployment.kubernetes.io/revision", 0))
             image = item["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -101,22 +97,28 @@ class KubernetesPlatform:
     def build(self, version: str, source: Path) -> str:
         """Build and push the release image (once per version), then apply the manifests."""
         image = self.image(version)
-        if self.run(["docker", "manifest", "inspect", image]).code == 0:
+        if self.query(["docker", "manifest", "inspect", image]) is not None:
             built = f"image {image} already in the registry"
         else:
-            checked(self.run, [
+            self.check([
                 "docker", "build", "--file", str(source / "deploy" / "Dockerfile"),
                 "--tag", image, "--build-arg", f"APP_VERSION={version}",
                 "--build-arg", f"GIT_SHA={version}", str(source),
             ])  # fmt: skip
-            checked(self.run, ["docker", "push", image])
+            self.check(["docker", "push", image])
             built = f"built and pushed {image}"
-        checked(self.run, self.kubectl("apply", "-k", str(ROOT / self.config.manifests_dir)))
+        self.check(self.kubectl("apply", "-k", str(ROOT / self.config.manifests_dir)))
         return f"{built}; applied {self.config.manifests_dir}"
 
     def migration_job(self, version: str) -> dict[str, Any]:
         """The Job that runs the migrations from the new image."""
         name = f"{self.config.deployment}-migrate-{version}"[:63].rstrip("-.")
+        container = {
+            "name": "migrate",
+            "image": self.image(version),
+            "command": ["python", "-m", "app", "migrate"],
+            "envFrom": [{"secretRef": {"name": self.config.deployment}}],
+        }
         return {
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -124,109 +126,104 @@ class KubernetesPlatform:
             "spec": {
                 "backoffLimit": 0,
                 "ttlSecondsAfterFinished": 3600,
-                "template": {
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "containers": [
-                            {
-                                "name": "migrate",
-                                "image": self.image(version),
-                                "command": ["python", "-m", "app", "migrate"],
-                                "envFrom": [{"secretRef": {"name": self.config.deployment}}],
-                            }
-                        ],
-                    }
-                },
+                "template": {"spec": {"restartPolicy": "Never", "containers": [container]}},
             },
         }
 
     def migrate(self, version: str) -> str:
         """Run the migration Job and wait for it to complete."""
         job = self.migration_job(version)
-        checked(self.run, self.kubectl("apply", "-f", "-"), json.dumps(job))
-        timeout = f"--timeout={self.config.rollout_timeout_seconds}s"
+        self.check(self.kubectl("apply", "-f", "-"), json.dumps(job))
         name = job["metadata"]["name"]
-        checked(self.run, self.kubectl("wait", "--for=condition=complete", f"job/{name}", timeout))
+        self.check(
+            self.kubectl("wait", "--for=condition=complete", f"job/{name}", self._deadline())
+        )
         return f"job/{name} completed"
 
     def start(self, version: str) -> Candidate:
-        """Create the candidate Deployment from the stable one and wait for its rollout."""
+        """Create the candidate Deployment from the stable one, wait for its rollout, and
+        forward a local port to it for the gates."""
         stable = json.loads(
-            checked(
-                self.run, self.kubectl("get", "deployment", self.config.deployment, "-o", "json")
-            )
+            self.check(self.kubectl("get", "deployment", self.config.deployment, "-o", "json"))
         )
         candidate = _candidate_manifest(stable, self.candidate_name, self.image(version))
-        checked(self.run, self.kubectl("apply", "-f", "-"), json.dumps(candidate))
+        self.check(self.kubectl("apply", "-f", "-"), json.dumps(candidate))
         self._rollout(self.candidate_name)
-        port = free_port()
-        self.forward = subprocess.Popen(  # noqa: S603 - kubectl with built arguments
-            self.kubectl("port-forward", f"deployment/{self.candidate_name}", f"{port}:8000"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1)
+        port = self._forward(free_port())
         return Candidate(version, Target(f"http://127.0.0.1:{port}"), slot="candidate")
 
+    def _forward(self, port: int) -> int:
+        """``kubectl port-forward`` to the candidate, once it listens on ``port``."""
+        command = self.kubectl(
+            "port-forward", f"deployment/{self.candidate_name}", f"{port}:{APP_PORT}"
+        )
+        log_path = self.environment.state_dir / "logs" / "port-forward.log"
+        self.forward = Process(command, env=self.env, cwd=ROOT, log_path=log_path).start()
+        waited = wait_for(
+            lambda: (listening(port), f"port {port}"), timeout=FORWARD_READY_SECONDS,
+            alive=self.forward.alive,
+        )  # fmt: skip
+        if not waited.ready:
+            tail = self.forward.log_tail(3)
+            self._stop_forward()
+            raise PlatformError(f"kubectl port-forward to the candidate did not listen: {tail}")
+        return port
+
+    def _deadline(self) -> str:
+        return f"--timeout={self.config.rollout_timeout_seconds}s"
+
     def _rollout(self, deployment: str) -> None:
-        timeout = f"--timeout={self.config.rollout_timeout_seconds}s"
-        checked(self.run, self.kubectl("rollout", "status", f"deployment/{deployment}", timeout))
+        self.check(self.kubectl("rollout", "status", f"deployment/{deployment}", self._deadline()))
 
     def alive(self, candidate: Candidate) -> bool:
         """The port-forward to the candidate is up."""
-        return self.forward is not None and self.forward.poll() is None
+        return self.forward is not None and self.forward.alive()
 
     def logs(self, candidate: Candidate, lines: int = 20) -> str:
         """The candidate's last log lines."""
-        result = self.run(
+        return self.output(
             self.kubectl("logs", f"deployment/{self.candidate_name}", f"--tail={lines}")
         )
-        return result.stdout or result.stderr
 
     def _stop_forward(self) -> None:
         if self.forward is not None:
-            self.forward.terminate()
-            self.forward.wait(timeout=10)
+            self.forward.stop(grace=10)
             self.forward = None
 
     def switch(self, candidate: Candidate) -> str:
         """Roll the stable Deployment to the new image; undo the rollout if it fails."""
         self._stop_forward()
+        stable = f"deployment/{self.config.deployment}"
         container = f"{self.config.container}={self.image(candidate.version)}"
-        checked(
-            self.run,
-            self.kubectl("set", "image", f"deployment/{self.config.deployment}", container),
-        )
+        self.check(self.kubectl("set", "image", stable, container))
         try:
             self._rollout(self.config.deployment)
-        except PlatformError:
-            self.run(self.kubectl("rollout", "undo", f"deployment/{self.config.deployment}"))
+        except CommandError:
+            self.query(self.kubectl("rollout", "undo", stable))
             raise
-        return f"deployment/{self.config.deployment} rolled out {candidate.version}"
+        return f"{stable} rolled out {candidate.version}"
+
+    def _delete_candidate(self) -> None:
+        self.query(self.kubectl("delete", "deployment", self.candidate_name, "--ignore-not-found"))
 
     def drain(self, candidate: Candidate) -> str:
         """Delete the candidate Deployment (Kubernetes drains the old pods itself)."""
-        self.run(self.kubectl("delete", "deployment", self.candidate_name, "--ignore-not-found"))
+        self._delete_candidate()
         return "old pods drained by the rolling update; candidate removed"
 
     def discard(self, candidate: Candidate) -> str:
         """Delete the candidate; the stable Deployment was never touched."""
         self._stop_forward()
-        self.run(self.kubectl("delete", "deployment", self.candidate_name, "--ignore-not-found"))
+        self._delete_candidate()
         return f"deleted deployment/{self.candidate_name}"
-
-    def rollback(self) -> str:
-        """``kubectl rollout undo`` of the stable Deployment."""
-        checked(self.run, self.kubectl("rollout", "undo", f"deployment/{self.config.deployment}"))
-        self._rollout(self.config.deployment)
-        return f"rolled back deployment/{self.config.deployment}"
 
     def status(self) -> dict[str, Any]:
         """The stable Deployment's image and readiness."""
-        result = self.run(self.kubectl("get", "deployment", self.config.deployment, "-o", "json"))
-        if result.code != 0:
-            return {"error": (result.stderr or "kubectl failed").strip().splitlines()[-1]}
-        data = json.loads(result.stdout)
+        command = self.kubectl("get", "deployment", self.config.deployment, "-o", "json")
+        try:
+            data = json.loads(self.check(command))
+        except CommandError as error:
+            return {"error": one_line(error)}
         return {
             "image": data["spec"]["template"]["spec"]["containers"][0]["image"],
             "replicas": data.get("status", {}).get("replicas"),
@@ -235,9 +232,7 @@ class KubernetesPlatform:
 
     def down(self) -> list[str]:
         """Scale the Deployment to zero."""
-        checked(
-            self.run, self.kubectl("scale", f"deployment/{self.config.deployment}", "--replicas=0")
-        )
+        self.check(self.kubectl("scale", f"deployment/{self.config.deployment}", "--replicas=0"))
         return [f"deployment/{self.config.deployment} scaled to 0"]
 
     def prune(self, keep: int, protect: set[str]) -> list[str]:

@@ -14,25 +14,31 @@ State under ``<state_dir>`` (``var/deploy/<env>`` by default)::
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from ops.deploy import processes
+from ops.core.commands import CommandError
+from ops.core.exits import CannotRun, one_line
+from ops.core.processes import PidFile, log_tail, read_pid_file, spawn
+from ops.core.uv import find_uv
 from ops.deploy.gates import Target
 from ops.deploy.platforms.base import Candidate, PlatformError
-from ops.deploy.proxy import CaddyProxy, ProxyError, find_caddy
-from ops.deploy.release import ReleaseError, ReleaseStore, find_uv
+from ops.deploy.platforms.proxy import CaddyProxy, find_caddy
+from ops.deploy.platforms.releases import Release, ReleaseStore
 from ops.environments import EnvironmentDefinition
+from ops.live.client import VERSION_HEADER, ApiUnreachable, TradingClient
+from ops.live.server import app_cli, app_env
 
 SLOTS = ("blue", "green")
 # After the switch, new connections go to the new socket at once; connections
 # already dialled to the old one get this long to be served before it stops.
 SWITCH_SETTLE_SECONDS = 1.0
+DISCARD_GRACE_SECONDS = 5.0
+# A draining release gets its graceful time-out, and this much more, before SIGKILL.
+DRAIN_MARGIN_SECONDS = 5.0
+PUBLIC_PROBE_SECONDS = 3.0
 
 
 class LocalPlatform:
@@ -40,13 +46,16 @@ class LocalPlatform:
 
     name = "local"
 
-    def __init__(self, environment: EnvironmentDefinition, secrets: dict[str, str]) -> None:
+    def __init__(
+        self, environment: EnvironmentDefinition, secrets: Mapping[str, str], env: Mapping[str, str]
+    ) -> None:
         self.environment = environment
-        self.secrets = secrets
+        self.secrets = dict(secrets)
+        self.env = dict(env)
         self.state = environment.state_dir
         self.run_dir = self.state / "run"
-        self.releases = ReleaseStore(self.state / "releases")
-        self.proxy = CaddyProxy(self.run_dir, environment.local.proxy_port)
+        self.releases = ReleaseStore(self.state / "releases", env)
+        self.proxy = CaddyProxy(self.run_dir, environment.local.proxy_port, env)
         self.notes: list[str] = []
 
     # -- paths and slot records ------------------------------------------------
@@ -61,9 +70,9 @@ class LocalPlatform:
     def _meta_path(self, slot: str) -> Path:
         return self.run_dir / f"{slot}.json"
 
-    def slot_record(self, slot: str) -> processes.PidFile | None:
+    def slot_record(self, slot: str) -> PidFile | None:
         """The process running in ``slot``, if it is alive (stale records are cleared)."""
-        record = processes.read_pid_file(self._pid_path(slot))
+        record = read_pid_file(self._pid_path(slot))
         if record is None:
             return None
         if not record.alive():
@@ -84,15 +93,18 @@ class LocalPlatform:
         target = self.proxy.target()
         return next((slot for slot in SLOTS if target == self.socket(slot)), None)
 
+    def _other(self, slot: str | None) -> str:
+        return SLOTS[1] if slot == SLOTS[0] else SLOTS[0]
+
     # -- Platform protocol -------------------------------------------------------
 
     def preflight(self) -> None:
         """uv and caddy must be installed."""
         try:
-            find_uv()
-            find_caddy()
-        except (ReleaseError, ProxyError) as error:
-            raise PlatformError(str(error)) from None
+            find_uv(self.env)
+            find_caddy(self.env)
+        except CommandError as error:
+            raise CannotRun(f"{self.name}: {one_line(error)}") from None
 
     def serving_version(self) -> str | None:
         """The version in the slot the proxy points at, if that slot runs."""
@@ -108,17 +120,14 @@ class LocalPlatform:
     def build(self, version: str, source: Path) -> str:
         """Build (or reuse) the immutable release directory."""
         reused = self.releases.get(version) is not None
-        try:
-            release = self.releases.build(version, source)
-        except ReleaseError as error:
-            raise PlatformError(str(error)) from None
+        release = self.releases.build(version, source)
         return f"release {release.path} ({'reused' if reused else 'built'})"
 
-    def _app_env(self, version: str) -> dict[str, str]:
+    def _settings(self, version: str) -> dict[str, str]:
+        """The app's settings for ``version``: the definition's, the secrets, shared data."""
         shared = self.environment.shared_data_dir
         shared.mkdir(parents=True, exist_ok=True)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        return {
             "HOME": str(self.state),
             **self.environment.app,
             **self.secrets,
@@ -127,71 +136,57 @@ class LocalPlatform:
             "APP_VERSION": version,
             "GIT_SHA": version,
         }
-        env.update({k: v for k, v in os.environ.items() if k.startswith("COVERAGE")})
-        return env
 
-    def _python(self, version: str) -> Path:
+    def _release(self, version: str) -> Release:
+        """A built release of ``version``."""
         release = self.releases.get(version)
         if release is None:
-            raise PlatformError(
-                f"release {version} is not built (kept: {self.available_versions()})"
-            )
-        return release.python
+            kept = ", ".join(self.available_versions()) or "none"
+            raise PlatformError(f"release {version} is not built (kept: {kept})")
+        return release
 
-    def _run_app(self, version: str, *args: str) -> None:
-        release = self.releases.root / version
-        result = subprocess.run(  # noqa: S603 - the release's own interpreter
-            [str(self._python(version)), "-m", "app", *args],
-            cwd=release,
-            env=self._app_env(version),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines()
-            raise PlatformError(f"app {' '.join(args)} failed: {lines[-1] if lines else '?'}")
+    def _app(self, version: str, *args: str) -> None:
+        """``python -m app ARGS`` with the release's own interpreter and settings."""
+        release = self._release(version)
+        app_cli(
+            *args, settings=self._settings(version), env=self.env, cwd=release.path,
+            python=release.python, source=release.path,
+        ).checked(words=4)  # fmt: skip
 
     def migrate(self, version: str) -> str:
         """Run the release's migrations (and the idempotent demo seed where configured)."""
-        self._run_app(version, "migrate")
+        self._app(version, "migrate")
         if self.environment.seed_demo_data:
-            self._run_app(version, "seed")
+            self._app(version, "seed")
             return "migrated to head; demo data seeded"
         return "migrated to head"
 
-    def _idle_slot(self) -> str:
-        serving = self.serving_slot()
-        return SLOTS[1] if serving == SLOTS[0] else SLOTS[0]
-
     def start(self, version: str) -> Candidate:
         """Start ``version`` in the idle slot on its own socket."""
-        slot = self._idle_slot()
+        slot = self._other(self.serving_slot())
         leftover = self.slot_record(slot)
         if leftover is not None:
             self.notes.append(f"stopped a leftover process in idle slot {slot}")
-            processes.stop(leftover, grace=5)
+            leftover.stop(DISCARD_GRACE_SECONDS)
         sock = self.socket(slot)
-        if sock.exists():
-            sock.unlink()
-        python = self._python(version)
+        sock.unlink(missing_ok=True)
+        release = self._release(version)
         log_path = self.state / "logs" / f"{slot}-{version}-{int(time.time())}.log"
         command = [
-            str(python), "-m", "app", "serve", "--uds", str(sock),
+            str(release.python), "-m", "app", "serve", "--uds", str(sock),
             "--workers", str(self.environment.local.workers), "--no-migrate",
             "--forwarded-allow-ips", "*",
             "--graceful-timeout", f"{self.environment.timeouts.drain_seconds:g}",
         ]  # fmt: skip
-        processes.spawn(
-            command,
-            pid_path=self._pid_path(slot),
-            log_path=log_path,
-            env=self._app_env(version),
-            cwd=self.releases.root / version,
-        )
+        settings = self._settings(version)
+        spawn(
+            command, env=app_env(self.env, settings, source=release.path), cwd=release.path,
+            log_path=log_path, pid_path=self._pid_path(slot),
+        )  # fmt: skip
         meta = {"version": version, "started_at": time.time(), "log": str(log_path)}
         self._meta_path(slot).write_text(json.dumps(meta))
-        return Candidate(version, Target("http://candidate", uds=sock), slot, log_path)
+        notes, self.notes = self.notes, []
+        return Candidate(version, Target("http://candidate", uds=sock), slot, log_path, notes)
 
     def alive(self, candidate: Candidate) -> bool:
         """True while the candidate's process runs."""
@@ -199,39 +194,32 @@ class LocalPlatform:
 
     def logs(self, candidate: Candidate, lines: int = 20) -> str:
         """The candidate's last log lines."""
-        if candidate.log_path is None:
-            return "(no log)"
-        return processes.log_tail(candidate.log_path, lines)
+        return log_tail(candidate.log_path, lines)
 
     def switch(self, candidate: Candidate) -> str:
         """Start the proxy if needed, then re-point ``current.sock`` at the candidate."""
-        try:
-            started = self.proxy.ensure_running()
-        except ProxyError as error:
-            raise PlatformError(str(error)) from None
+        started = self.proxy.ensure_running()
         self.proxy.point_to(self.socket(candidate.slot))
         started_note = "started the proxy; " if started else ""
         return f"{started_note}proxy now sends to slot {candidate.slot}"
 
     def drain(self, candidate: Candidate) -> str:
         """Stop the other slot gracefully (in-flight requests finish first)."""
-        other = SLOTS[1] if candidate.slot == SLOTS[0] else SLOTS[0]
+        other = self._other(candidate.slot)
         record = self.slot_record(other)
         if record is None:
             return "no previous release was running"
         time.sleep(SWITCH_SETTLE_SECONDS)
-        grace = self.environment.timeouts.drain_seconds + 5
-        graceful = processes.stop(record, grace=grace)
+        graceful = record.stop(self.environment.timeouts.drain_seconds + DRAIN_MARGIN_SECONDS)
         self.socket(other).unlink(missing_ok=True)
-        version = self.slot_version(other)
         how = "drained" if graceful else "killed after the drain timeout"
-        return f"stopped {version} in slot {other} ({how})"
+        return f"stopped {self.slot_version(other)} in slot {other} ({how})"
 
     def discard(self, candidate: Candidate) -> str:
         """Stop the candidate; the serving slot is untouched."""
-        record = processes.read_pid_file(self._pid_path(candidate.slot))
+        record = read_pid_file(self._pid_path(candidate.slot))
         if record is not None:
-            processes.stop(record, grace=5)
+            record.stop(DISCARD_GRACE_SECONDS)
         self.socket(candidate.slot).unlink(missing_ok=True)
         self._meta_path(candidate.slot).unlink(missing_ok=True)
         return f"stopped candidate {candidate.version} in slot {candidate.slot}"
@@ -256,7 +244,7 @@ class LocalPlatform:
                 "pid": proxy.pid if proxy else None,
             },
             "slots": slots,
-            "public": public_probe(self.environment.url(self.environment.version_path)),
+            "public": public_probe(self.environment.public_url, self.environment.version_path),
         }
 
     def down(self) -> list[str]:
@@ -265,7 +253,7 @@ class LocalPlatform:
         for slot in SLOTS:
             record = self.slot_record(slot)
             if record is not None:
-                processes.stop(record, grace=self.environment.timeouts.drain_seconds + 5)
+                record.stop(self.environment.timeouts.drain_seconds + DRAIN_MARGIN_SECONDS)
                 stopped.append(f"slot {slot} ({self.slot_version(slot)})")
             self.socket(slot).unlink(missing_ok=True)
         if self.proxy.stop():
@@ -277,14 +265,15 @@ class LocalPlatform:
         return self.releases.prune(keep, protect)
 
 
-def public_probe(url: str) -> dict[str, Any]:
-    """What ``url`` (a version endpoint) answers, or the error."""
-    try:
-        response = httpx.get(url, timeout=3)
-    except httpx.HTTPError as error:
-        return {"reachable": False, "error": type(error).__name__}
+def public_probe(public_url: str, path: str) -> dict[str, Any]:
+    """What ``path`` (a version endpoint) answers on the public URL, or the error."""
+    with TradingClient(public_url, timeout=PUBLIC_PROBE_SECONDS) as client:
+        try:
+            response = client.request("GET", path)
+        except ApiUnreachable as error:
+            return {"reachable": False, "error": str(error)}
     return {
         "reachable": True,
         "status": response.status_code,
-        "version": response.headers.get("X-App-Version"),
+        "version": response.headers.get(VERSION_HEADER),
     }

@@ -10,33 +10,34 @@ against the public URL; a failure redeploys the previous release's source.
 
 from __future__ import annotations
 
-import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ops.core.exits import CannotRun
 from ops.deploy.gates import Target
-from ops.deploy.platforms.base import Candidate, PlatformError, Runner, checked, subprocess_runner
-from ops.deploy.release import ReleaseStore
-from ops.environments import EnvironmentDefinition
+from ops.deploy.platforms.base import Candidate, CommandLinePlatform
+from ops.deploy.platforms.releases import ReleaseStore
+from ops.environments import RailwaySettings
+
+TOKEN_VARIABLES = ("RAILWAY_TOKEN", "RAILWAY_API_TOKEN")
 
 
-class RailwayPlatform:
+class RailwayPlatform(CommandLinePlatform):
     """Deploys by uploading a release's source with ``railway up``."""
 
     name = "railway"
+    previous: str | None = None  # what served before this deploy's build
 
-    def __init__(
-        self,
-        environment: EnvironmentDefinition,
-        secrets: dict[str, str],
-        runner: Runner | None = None,
-    ) -> None:
-        self.environment = environment
-        self.config = environment.railway
-        self.secrets = secrets
-        self.run = runner or subprocess_runner()
-        self.releases = ReleaseStore(environment.state_dir / "releases")
-        self.previous: str | None = None
+    @property
+    def config(self) -> RailwaySettings:
+        """The environment's ``[railway]`` settings."""
+        return self.environment.railway
+
+    @cached_property
+    def releases(self) -> ReleaseStore:
+        """The source snapshots that were uploaded."""
+        return ReleaseStore(self.environment.state_dir / "releases", self.env)
 
     def railway(self, *args: str) -> list[str]:
         """A railway command line for this service and environment."""
@@ -45,14 +46,14 @@ class RailwayPlatform:
 
     def preflight(self) -> None:
         """The CLI must be installed and a token present."""
-        checked(self.run, ["railway", "--version"])
-        if not (os.environ.get("RAILWAY_TOKEN") or os.environ.get("RAILWAY_API_TOKEN")):
-            raise PlatformError("RAILWAY_TOKEN: required to deploy with the railway CLI")
+        self.require(["railway", "--version"])
+        if not any(self.env.get(name) for name in TOKEN_VARIABLES):
+            raise CannotRun("RAILWAY_TOKEN: required to deploy with the railway CLI")
 
     def serving_version(self) -> str | None:
         """The APP_VERSION variable of the service."""
-        result = self.run(["railway", "variables", "--kv", "--service", self.config.service])
-        for line in result.stdout.splitlines():
+        variables = self.query(["railway", "variables", "--kv", "--service", self.config.service])
+        for line in (variables or "").splitlines():
             if line.startswith("APP_VERSION="):
                 return line.split("=", 1)[1].strip() or None
         return None
@@ -73,8 +74,8 @@ class RailwayPlatform:
 
     def start(self, version: str) -> Candidate:
         """Set APP_VERSION and upload the release; ``--ci`` waits for the build and deploy."""
-        checked(self.run, self.railway("variables", "--set", f"APP_VERSION={version}"))
-        checked(self.run, self.railway("up", str(self.releases.root / version), "--ci"))
+        self.check(self.railway("variables", "--set", f"APP_VERSION={version}"))
+        self.check(self.railway("up", str(self.releases.root / version), "--ci"))
         return Candidate(version, Target(self.environment.public_url.rstrip("/")), "railway")
 
     def alive(self, candidate: Candidate) -> bool:
@@ -83,8 +84,7 @@ class RailwayPlatform:
 
     def logs(self, candidate: Candidate, lines: int = 20) -> str:
         """The deployment's recent logs."""
-        result = self.run(self.railway("logs", "--deployment", "--lines", str(lines)))
-        return result.stdout or result.stderr
+        return self.output(self.railway("logs", "--deployment", "--lines", str(lines)))
 
     def switch(self, candidate: Candidate) -> str:
         """Railway switched when the new deployment's health check passed."""
@@ -99,13 +99,12 @@ class RailwayPlatform:
         if self.previous and self.releases.get(self.previous):
             self.start(self.previous)
             return f"redeployed {self.previous}"
-        checked(self.run, self.railway("redeploy", "--yes"))
+        self.check(self.railway("redeploy", "--yes"))
         return "redeployed the previous deployment"
 
     def status(self) -> dict[str, Any]:
         """``railway status``."""
-        result = self.run(["railway", "status", "--json"])
-        return {"status": (result.stdout or result.stderr).strip()[:500]}
+        return {"status": self.output(["railway", "status", "--json"]).strip()[:500]}
 
     def down(self) -> list[str]:
         """Railway services are stopped from the dashboard; nothing local runs."""

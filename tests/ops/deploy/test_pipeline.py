@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.services.seed import DEMO_PASSWORD
-from ops.deploy import gates as deploy_gates
-from ops.deploy import pipeline
-from ops.deploy.audit import DeployRecord
-from ops.deploy.gates import GateResult, Target
-from ops.deploy.pipeline import DeployFailed, DeployRequest, Pipeline, smoke_credentials
+from ops.core.console import Console
+from ops.core.exits import CANNOT_RUN, CHECK_FAILED, CannotRun
+from ops.deploy import gates, pipeline, views
+from ops.deploy.context import DeployContext
+from ops.deploy.gates import GateFailed, Target
+from ops.deploy.history import DeployRecord
+from ops.deploy.pipeline import STEPS, DeployFailed, DeployRefused, DeployRequest, DeployRun
 from ops.deploy.platforms.base import Candidate, PlatformError
 from ops.environments import EnvironmentDefinition, load_environment
+from ops.project import ROOT
+from tests.support.webhook import Webhook
 
 
 class FakePlatform:
@@ -49,7 +54,7 @@ class FakePlatform:
 
     def start(self, version: str) -> Candidate:
         self._do("start", version)
-        return Candidate(version, Target("http://candidate"), "blue")
+        return Candidate(version, Target("http://candidate"), "blue", notes=["a note"])
 
     def alive(self, candidate: Candidate) -> bool:
         return True
@@ -77,7 +82,7 @@ class FakePlatform:
         return []
 
     def prune(self, keep: int, protect: set[str]) -> list[str]:
-        return []
+        return ["v0"]
 
 
 def environment(tmp_path: Path, **updates: Any) -> EnvironmentDefinition:
@@ -87,178 +92,302 @@ def environment(tmp_path: Path, **updates: Any) -> EnvironmentDefinition:
 
 
 @pytest.fixture
-def gates_pass(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    served: list[str] = []
-    monkeypatch.setattr(deploy_gates, "wait_ready", lambda *a, **k: GateResult("r", True, "ready"))
-    monkeypatch.setattr(
-        deploy_gates, "smoke", lambda *a, **k: [GateResult("smoke:health", True, "ok")]
-    )
-    monkeypatch.setattr(deploy_gates, "latency", lambda *a, **k: GateResult("l", True, "fast"))
+def served(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every gate passes, but a version named ``unverifiable*`` is never served publicly."""
+    verified: list[str] = []
+    monkeypatch.setattr(gates, "readiness", lambda *a, **k: "ready")
+    monkeypatch.setattr(gates, "smoke", lambda *a, **k: ["healthy", "logged in"])
+    monkeypatch.setattr(gates, "latency", lambda *a, **k: "fast")
 
-    def verify(self: Pipeline, version: str) -> str:
-        served.append(version)
+    def verify(public_url: str, path: str, version: str, timeout: float) -> str:
+        verified.append(version)
         if version.startswith("unverifiable"):
-            raise pipeline.StepFailed(f"does not serve {version}")
+            raise GateFailed(f"{public_url} does not serve {version}")
         return f"serves {version}"
 
-    monkeypatch.setattr(Pipeline, "_verify", verify)
-    monkeypatch.setattr(pipeline, "send", lambda *a, **k: pipeline_delivery())
-    return served
+    monkeypatch.setattr(gates, "verify", verify)
+    return verified
 
 
-def pipeline_delivery() -> Any:
-    from ops.core.notify import Delivery
+def make_run(
+    tmp_path: Path,
+    platform: FakePlatform,
+    version: str = "v2",
+    *,
+    env: EnvironmentDefinition | None = None,
+    console: Console | None = None,
+    variables: dict[str, str] | None = None,
+    backup: pipeline.Backup | None = None,
+    **request: Any,
+) -> DeployRun:
+    context = DeployContext(env or environment(tmp_path), {}, platform, variables or {})
+    return DeployRun(
+        context, DeployRequest(version, **request), console or Console(interactive=False), backup
+    )
 
-    return Delivery(False, "no webhook configured")
 
-
-def run(tmp_path: Path, platform: FakePlatform, version: str = "v2", **kwargs: Any) -> Pipeline:
-    env = kwargs.pop("env", None) or environment(tmp_path)
-    request = DeployRequest(env, version, interactive=False, **kwargs)
-    lines: list[str] = []
-    job = Pipeline(request, platform, {}, out=lines.append, backup=kwargs.get("backup"))
-    job.lines = lines  # type: ignore[attr-defined]
-    return job
-
-
-def test_success_runs_every_step_in_order(tmp_path: Path, gates_pass: list[str]) -> None:
+def test_success_runs_every_step_in_order(
+    tmp_path: Path, served: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     platform = FakePlatform()
-    job = run(tmp_path, platform)
+    summary = tmp_path / "summary.md"
+    console = Console(env={"GITHUB_STEP_SUMMARY": str(summary)}, interactive=False)
+    job = make_run(tmp_path, platform, console=console)
     record = job.run()
     assert record.result == "succeeded"
-    assert [s.name for s in record.steps] == [
+    names = [
         "lock", "build", "migrate", "start", "readiness", "smoke", "latency",
         "switch", "drain", "verify", "prune",
     ]  # fmt: skip
+    assert record.plan == names
+    assert [s.name for s in record.steps] == names
+    assert all(step.ok for step in record.steps)
+    assert record.steps[3].detail == "v2 started (http://candidate); a note"
+    assert record.steps[-1].detail == "removed v0"
     assert platform.calls == ["build v2", "migrate v2", "start v2", "switch v2", "drain v2"]
-    assert job.audit.records()[-1]["result"] == "succeeded"
-    assert not (tmp_path / "state" / "deploy.lock").exists(), "the lock is released"
+    assert job.context.history.records()[-1]["result"] == "succeeded"
+    report = json.loads((job.context.reports_dir / f"{record.id}.json").read_text())
+    assert report["steps"][0]["name"] == "lock"
+    assert not job.context.lock_path.exists(), "the lock is released"
+    assert "### deploy local: succeeded (v2, was v1)" in summary.read_text()
+    out = capsys.readouterr().out
+    assert " 1. lock" in out
+    assert "  ok   smoke" in out
+    assert "deploy succeeded in" in out
 
 
-def test_dry_run_touches_nothing(tmp_path: Path, gates_pass: list[str]) -> None:
+def test_json_prints_only_the_record_on_stdout(
+    tmp_path: Path, served: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "run.json"
+    console = Console(as_json=True, report=report, interactive=False)
+    record = make_run(tmp_path, FakePlatform(), console=console).run()
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["id"] == record.id
+    assert "ok   verify" in captured.err
+    assert json.loads(report.read_text())["result"] == "succeeded"
+
+
+def test_dry_run_touches_nothing(
+    tmp_path: Path, served: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     platform = FakePlatform()
-    record = run(tmp_path, platform, dry_run=True).run()
+    record = make_run(tmp_path, platform, dry_run=True).run()
     assert record.result == "dry-run"
+    assert record.plan[0] == "lock"
+    assert record.steps == []
     assert platform.calls == []
     assert not (tmp_path / "state").exists()
+    assert "dry run: nothing changed" in capsys.readouterr().out
 
 
 def test_gate_failure_discards_the_candidate(
-    tmp_path: Path, gates_pass: list[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    served: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(
-        deploy_gates, "smoke", lambda *a, **k: [GateResult("smoke:login", False, "401")]
-    )
+    def failing(*_args: object) -> list[str]:
+        raise GateFailed("smoke:login: log in as alice@example.com: expected 200, got 401")
+
+    monkeypatch.setattr(gates, "smoke", failing)
     platform = FakePlatform()
-    job = run(tmp_path, platform)
-    with pytest.raises(DeployFailed, match="smoke: smoke:login: 401"):
+    job = make_run(tmp_path, platform)
+    with pytest.raises(DeployFailed, match=r"^deploy failed: smoke: smoke:login: log in") as failed:
         job.run()
+    assert failed.value.exit_code == CHECK_FAILED
     assert platform.calls[-1] == "discard v2"
     assert "switch v2" not in platform.calls
     assert platform.serving == "v1"
-    assert any("boom at line 3" in line for line in job.lines)  # type: ignore[attr-defined]
-    assert job.audit.records()[-1]["result"] == "failed"
+    out = capsys.readouterr().out
+    assert "boom at line 3" in out
+    assert "discarded; v1 keeps serving" in out
+    last = job.context.history.records()[-1]
+    assert (last["result"], last["reason"][:13]) == ("failed", "smoke: smoke:")
+    assert job.candidate is None
+    assert job.rolled_back_to is None
 
 
 def test_failed_verification_rolls_back_through_the_gates(
-    tmp_path: Path, gates_pass: list[str]
+    tmp_path: Path, served: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     platform = FakePlatform()
-    job = run(tmp_path, platform, version="unverifiable-v2")
-    with pytest.raises(DeployFailed, match="rolled back to v1"):
+    job = make_run(tmp_path, platform, version="unverifiable-v2")
+    with pytest.raises(DeployFailed, match=r"; rolled back to v1$") as failed:
         job.run()
+    assert failed.value.exit_code == CHECK_FAILED
     assert platform.calls[-3:] == ["start v1", "switch v1", "drain v1"]
     assert platform.serving == "v1"
-    assert gates_pass == ["unverifiable-v2", "v1"]
-    assert job.audit.records()[-1]["result"] == "rolled_back"
+    assert served == ["unverifiable-v2", "v1"]
+    assert job.rolled_back_to == "v1"
+    names = [step.name for step in job.record.steps]
+    assert names[-8:] == [
+        "verify", "start", "readiness", "smoke", "latency", "switch", "drain", "verify",
+    ]  # fmt: skip
+    assert job.context.history.records()[-1]["result"] == "rolled_back"
+    assert "verification failed; rolling back to v1" in capsys.readouterr().out
 
 
-def test_build_failure_changes_nothing(tmp_path: Path, gates_pass: list[str]) -> None:
+def test_a_failed_verification_with_nothing_before_fails(tmp_path: Path, served: list[str]) -> None:
+    job = make_run(tmp_path, FakePlatform(serving=None), version="unverifiable-v2")
+    with pytest.raises(DeployFailed, match=r"does not serve unverifiable-v2$"):
+        job.run()
+    assert job.rolled_back_to is None
+    assert job.record.result == "failed"
+
+
+def test_a_rollback_that_fails_its_gates_is_a_failure(
+    tmp_path: Path, served: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = FakePlatform(fail_at="switch v1")
+    job = make_run(tmp_path, platform, version="unverifiable-v2")
+    with pytest.raises(
+        DeployFailed,
+        match=r"^deploy failed: verify: .*; rolling back to v1 failed: switch: switch broke$",
+    ):
+        job.run()
+    assert job.record.result == "failed"
+    assert platform.calls[-1] == "discard v1"
+
+
+def test_build_failure_changes_nothing(tmp_path: Path, served: list[str]) -> None:
     platform = FakePlatform(fail_at="build v2")
-    with pytest.raises(DeployFailed, match="build: build broke"):
-        run(tmp_path, platform).run()
+    job = make_run(tmp_path, platform)
+    with pytest.raises(DeployFailed, match="build: build broke") as failed:
+        job.run()
+    assert failed.value.exit_code == CHECK_FAILED
     assert platform.calls == ["build v2"]
+    assert job.record.result == "failed"
 
 
-def test_production_needs_approval(tmp_path: Path, gates_pass: list[str]) -> None:
+def test_production_needs_approval(tmp_path: Path, served: list[str]) -> None:
     production = environment(tmp_path, approval_required=True, name="production")
     platform = FakePlatform()
-    with pytest.raises(DeployFailed, match="needs approval: run interactively, or pass --yes"):
-        run(tmp_path, platform, env=production).run()
+    refused = make_run(tmp_path, platform, env=production)
+    with pytest.raises(DeployRefused, match="deploy to production needs approval") as caught:
+        refused.run()
+    assert caught.value.exit_code == CANNOT_RUN
     assert platform.calls == []
+    assert refused.record.result == "refused"
+    assert not refused.context.lock_path.exists(), "a refusal releases the lock"
 
-    approved = run(tmp_path, platform, env=production, yes=True)
+    approved = make_run(tmp_path, platform, env=production, yes=True)
     assert approved.run().steps[1].detail == "approved with --yes"
 
 
-def test_interactive_confirmation(tmp_path: Path, gates_pass: list[str]) -> None:
+def test_interactive_confirmation(tmp_path: Path, served: list[str]) -> None:
     production = environment(tmp_path, approval_required=True, name="production")
-    declined = Pipeline(
-        DeployRequest(production, "v2", interactive=True), FakePlatform(), {},
-        out=lambda _: None, confirm=lambda _: False,
-    )  # fmt: skip
-    with pytest.raises(DeployFailed, match="not approved"):
+    wrong = Console(interactive=True, ask=lambda _prompt: "yes")
+    declined = make_run(tmp_path, FakePlatform(), env=production, console=wrong)
+    with pytest.raises(DeployRefused, match=r"^deploy refused: approval: not approved$"):
         declined.run()
-    accepted = Pipeline(
-        DeployRequest(production, "v2", interactive=True), FakePlatform(), {},
-        out=lambda _: None, confirm=lambda _: True,
-    )  # fmt: skip
+    typed = Console(interactive=True, ask=lambda _prompt: "production")
+    accepted = make_run(tmp_path, FakePlatform(), env=production, console=typed)
     assert accepted.run().result == "succeeded"
 
 
-def test_pre_deploy_backup_gates_the_deploy(tmp_path: Path, gates_pass: list[str]) -> None:
+def test_pre_deploy_backup_gates_the_deploy(tmp_path: Path, served: list[str]) -> None:
     guarded = environment(tmp_path, pre_deploy_backup=True)
+    seen: list[str] = []
 
-    def failing_backup(_env: EnvironmentDefinition, _secrets: dict[str, str]) -> str:
+    def failing_backup(context: DeployContext, console: Console) -> str:
+        seen.append(context.name)
         raise PlatformError("storage unreachable")
 
     platform = FakePlatform()
-    request = DeployRequest(guarded, "v2", interactive=False)
+    failed = make_run(tmp_path, platform, env=guarded, backup=failing_backup)
     with pytest.raises(DeployFailed, match="backup: storage unreachable"):
-        Pipeline(request, platform, {}, out=lambda _: None, backup=failing_backup).run()
+        failed.run()
+    assert seen == ["local"]
     assert platform.calls == []
-    ok = Pipeline(request, platform, {}, out=lambda _: None, backup=lambda e, s: "backup 123")
+    ok = make_run(tmp_path, platform, env=guarded, backup=lambda context, console: "backup 123")
     assert ok.run().steps[1].detail == "backup 123"
+    missing = make_run(tmp_path, FakePlatform(), env=guarded)
+    with pytest.raises(DeployFailed, match="backup: no backup function configured"):
+        missing.run()
 
 
-def test_lock_held_is_refused_and_recorded(tmp_path: Path, gates_pass: list[str]) -> None:
-    first = run(tmp_path, FakePlatform())
+def test_a_rollback_skips_backup_build_and_migrate(tmp_path: Path, served: list[str]) -> None:
+    guarded = environment(tmp_path, pre_deploy_backup=True)
+    platform = FakePlatform(serving="v2")
+    record = make_run(tmp_path, platform, "v1", env=guarded, action="rollback").run()
+    assert record.plan[:2] == ["lock", "start"]
+    assert platform.calls == ["start v1", "switch v1", "drain v1"]
+
+
+def test_lock_held_is_refused_and_recorded(tmp_path: Path, served: list[str]) -> None:
+    first = make_run(tmp_path, FakePlatform())
     first.lock.acquire("v9", "another deploy")
-    second = run(tmp_path, FakePlatform())
-    with pytest.raises(DeployFailed, match="is held by"):
+    second = make_run(tmp_path, FakePlatform())
+    with pytest.raises(DeployRefused, match=r"^deploy refused: lock: deploy lock .* is held by"):
         second.run()
-    assert second.audit.records()[-1]["result"] == "refused"
+    assert second.context.history.records()[-1]["result"] == "refused"
+    assert first.context.lock_path.exists(), "the other deploy's lock is left alone"
 
 
 def test_unexpected_errors_fail_the_step_cleanly(
-    tmp_path: Path, gates_pass: list[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, served: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     platform = FakePlatform()
     monkeypatch.setattr(platform, "migrate", lambda version: 1 / 0)
-    with pytest.raises(DeployFailed, match="migrate: unexpected ZeroDivisionError"):
-        run(tmp_path, platform).run()
+    with pytest.raises(DeployFailed, match="migrate: ZeroDivisionError: division by zero"):
+        make_run(tmp_path, platform).run()
 
 
-def test_smoke_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SMOKE_PASSWORD", raising=False)
-    local = environment(tmp_path)
-    assert smoke_credentials(local, {}).password == DEMO_PASSWORD
-    assert smoke_credentials(local, {"SMOKE_PASSWORD": "s3cret-pw"}).password == "s3cret-pw"
+def test_smoke_credentials(tmp_path: Path) -> None:
+    local = DeployContext(environment(tmp_path), {}, FakePlatform(), {})
+    assert local.smoke_credentials().password == DEMO_PASSWORD
+    with_secret = DeployContext(
+        local.environment, {"SMOKE_PASSWORD": "s3cret-pw"}, local.platform, {}
+    )
+    assert with_secret.smoke_credentials().password == "s3cret-pw"
     staging = load_environment("staging")
-    with pytest.raises(PlatformError, match="SMOKE_PASSWORD: the smoke user's password"):
-        smoke_credentials(staging, {})
+    from_variable = DeployContext(staging, {}, local.platform, {"SMOKE_PASSWORD": "var-pw"})
+    assert from_variable.smoke_credentials().password == "var-pw"
+    with pytest.raises(CannotRun, match="SMOKE_PASSWORD: the smoke user's password"):
+        DeployContext(staging, {}, local.platform, {}).smoke_credentials()
 
 
 def test_production_success_is_tagged(
-    tmp_path: Path, gates_pass: list[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    served: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     tags: list[str] = []
 
     def tag(record: DeployRecord) -> str:
         tags.append(record.id)
-        return "tagged"
+        return "deploy/production/x"
 
     monkeypatch.setattr(pipeline, "git_tag", tag)
     production = environment(tmp_path, name="production")
-    run(tmp_path, FakePlatform(), env=production).run()
+    make_run(tmp_path, FakePlatform(), env=production).run()
     assert len(tags) == 1
+    assert "tag: deploy/production/x" in capsys.readouterr().out
+
+
+def test_a_tag_that_cannot_be_made_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
+    record = DeployRecord("1", "deploy", "production", "v2", None, "ana", "t")
+    assert pipeline.git_tag(record).startswith("not tagged: git tag -a failed (exit 128)")
+
+
+def test_the_step_list_is_the_documented_one() -> None:
+    assert [step.name for step in STEPS][:2] == ["lock", "approval"]
+    page = (ROOT / "docs" / "deploy.md").read_text()
+    assert views.steps_table(STEPS) in page, "docs/deploy.md: regenerate the table of steps"
+
+
+def test_the_run_is_announced_and_attributed(
+    tmp_path: Path, served: list[str], webhook: Webhook
+) -> None:
+    variables = {"SLACK_WEBHOOK_URL": webhook.url, "GITHUB_ACTOR": "octocat"}
+    record = make_run(tmp_path, FakePlatform(), variables=variables).run()
+    assert record.who.startswith("octocat (via ")
+    text = webhook.texts()[-1]
+    assert "deploy local succeeded" in text
+    assert "*by:* octocat (via " in text
+    assert webhook.url not in text

@@ -3,81 +3,72 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from ops.core.commands import CommandFailed, run
+from ops.core.exits import CANNOT_RUN, CannotRun
 from ops.deploy.gates import Target
-from ops.deploy.platforms import platform_for
-from ops.deploy.platforms.base import Candidate, Completed, PlatformError, subprocess_runner
+from ops.deploy.platforms import PlatformError, platform_for
+from ops.deploy.platforms.base import Candidate
 from ops.deploy.platforms.kubernetes import KubernetesPlatform
 from ops.deploy.platforms.railway import RailwayPlatform
 from ops.environments import load_environment
+from tests.ops.deploy.recorder import Recorder
 
-STABLE = {
-    "metadata": {"name": "trading-api"},
-    "spec": {
-        "selector": {"matchLabels": {"app": "trading-api"}},
-        "template": {
-            "metadata": {"labels": {"app": "trading-api", "track": "stable"}},
-            "spec": {"containers": [{"name": "api", "image": "ghcr.io/example/trading-api:old"}]},
-        },
-    },
-    "status": {"replicas": 2, "readyReplicas": 2},
-}
+TASK_ENV = {"PATH": "/usr/bin:/bin", "KUBECONFIG": "/home/ci/.kube/config"}
 
 
-def _replicaset(revision: int, tag: str) -> dict[str, object]:
-    return {
-        "metadata": {"annotations": {"deployment.kubernetes.io/revision": str(revision)}},
-        "spec": {"template": {"spec": {"containers": [{"image": f"registry/api:{tag}"}]}}},
-    }
+class FakeForward:
+    """Stands in for the ``kubectl port-forward`` process."""
+
+    listens = True
+
+    def __init__(self, command: list[str], **_options: object) -> None:
+        self.command = command
+        self.stopped = False
+
+    def start(self) -> FakeForward:
+        return self
+
+    def alive(self) -> bool:
+        return not self.stopped
+
+    def stop(self, grace: float = 0) -> bool:
+        self.stopped = True
+        return True
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "error: unable to forward port"
 
 
-REPLICASETS = {"items": [_replicaset(3, "v3"), _replicaset(1, "v1"), _replicaset(2, "v2")]}
-
-
-class Recorder:
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.commands: list[list[str]] = []
-        self.stdin: list[str | None] = []
-        self.fail_on = fail_on
-
-    def __call__(self, command: Sequence[str], stdin: str | None = None) -> Completed:
-        self.commands.append(list(command))
-        self.stdin.append(stdin)
-        joined = " ".join(command)
-        if self.fail_on and self.fail_on in joined:
-            return Completed(1, "", f"error: {self.fail_on} broke\n")
-        if "get replicasets" in joined:
-            return Completed(0, json.dumps(REPLICASETS))
-        if "jsonpath" in joined:
-            return Completed(0, "ghcr.io/example/trading-api:old")
-        if "-o json" in joined:
-            return Completed(0, json.dumps(STABLE))
-        if joined.startswith("railway variables --kv"):
-            return Completed(0, "APP_VERSION=v1\nOTHER=x\n")
-        return Completed(0, "ok")
-
-    def verbs(self) -> list[str]:
-        return [" ".join(c[3:5]) if c[0] == "kubectl" else " ".join(c[:3]) for c in self.commands]
+@pytest.fixture
+def forward(monkeypatch: pytest.MonkeyPatch) -> type[FakeForward]:
+    monkeypatch.setattr("ops.deploy.platforms.kubernetes.Process", FakeForward)
+    monkeypatch.setattr(
+        "ops.deploy.platforms.kubernetes.listening", lambda port: FakeForward.listens
+    )
+    return FakeForward
 
 
 def kube(recorder: Recorder) -> KubernetesPlatform:
-    return KubernetesPlatform(load_environment("staging"), {}, runner=recorder)
+    return KubernetesPlatform(load_environment("staging"), {}, TASK_ENV, runner=recorder)
 
 
-def test_kubernetes_deploy_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kubernetes_deploy_sequence(forward: type[FakeForward]) -> None:
     recorder = Recorder()
     platform = kube(recorder)
-    monkeypatch.setattr("ops.deploy.platforms.kubernetes.subprocess.Popen", FakeForward)
     assert platform.serving_version() == "old"
     platform.build("v2", Path("."))
     platform.migrate("v2")
     candidate = platform.start("v2")
     assert candidate.target.base_url.startswith("http://127.0.0.1:")
+    assert platform.forward is not None
+    assert platform.forward.command[3:5] == ["port-forward", "deployment/trading-api-candidate"]
+    assert platform.alive(candidate)
     platform.switch(candidate)
+    assert not platform.alive(candidate), "the port-forward stops at the switch"
     platform.drain(candidate)
     assert recorder.verbs() == [
         "get deployment",
@@ -94,10 +85,11 @@ def test_kubernetes_deploy_sequence(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     kubectl = [c for c in recorder.commands if c[0] == "kubectl"]
     assert all(c[:3] == ["kubectl", "--namespace", "trading-staging"] for c in kubectl)
-    job = json.loads(recorder.stdin[3] or "{}")
+    assert all(env == TASK_ENV for env in recorder.envs), "commands get the task's variables"
+    job = json.loads(str(recorder.stdin[3]))
     assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "migrate"
     assert job["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v2")
-    candidate_manifest = json.loads(recorder.stdin[6] or "{}")
+    candidate_manifest = json.loads(str(recorder.stdin[6]))
     assert candidate_manifest["metadata"]["name"] == "trading-api-candidate"
     assert candidate_manifest["spec"]["template"]["metadata"]["labels"]["track"] == "candidate"
     assert "api=ghcr.io/example/trading-api:v2" in recorder.commands[8]
@@ -113,31 +105,32 @@ def test_kubernetes_builds_and_pushes_a_missing_image() -> None:
     assert recorder.commands[1][-1] == "/src"
 
 
-class FakeForward:
-    def __init__(self, *_args: object, **_kwargs: object) -> None:
-        self.stopped = False
-
-    def poll(self) -> int | None:
-        return 0 if self.stopped else None
-
-    def terminate(self) -> None:
-        self.stopped = True
-
-    def wait(self, timeout: float) -> int:
-        return 0
-
-
-def test_kubernetes_failed_rollout_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ops.deploy.platforms.kubernetes.subprocess.Popen", FakeForward)
+def test_kubernetes_failed_rollout_is_undone() -> None:
     recorder = Recorder(fail_on="rollout status deployment/trading-api --")
     platform = kube(recorder)
     candidate = Candidate("v2", Target("http://127.0.0.1:1"), "candidate")
-    with pytest.raises(PlatformError, match="kubectl --namespace trading-staging failed: error"):
+    with pytest.raises(
+        CommandFailed, match=r"^kubectl --namespace trading-staging failed \(exit 1\): rollout"
+    ):
         platform.switch(candidate)
     assert recorder.commands[-1][3:5] == ["rollout", "undo"]
 
 
-def test_kubernetes_discard_status_down_and_rollback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_port_forward_that_never_listens_fails_the_start(
+    forward: type[FakeForward], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ops.deploy.platforms.kubernetes.FORWARD_READY_SECONDS", 0.2)
+    forward.listens = False
+    try:
+        platform = kube(Recorder())
+        with pytest.raises(PlatformError, match="did not listen: error: unable to forward port"):
+            platform._forward(1)
+        assert platform.forward is None
+    finally:
+        forward.listens = True
+
+
+def test_kubernetes_discard_status_down_and_logs() -> None:
     recorder = Recorder()
     platform = kube(recorder)
     candidate = Candidate("v2", Target("http://127.0.0.1:1"), "candidate")
@@ -146,30 +139,42 @@ def test_kubernetes_discard_status_down_and_rollback(monkeypatch: pytest.MonkeyP
         "image": "ghcr.io/example/trading-api:old", "replicas": 2, "ready": 2,
     }  # fmt: skip
     assert platform.down() == ["deployment/trading-api scaled to 0"]
-    assert "rolled back" in platform.rollback()
     assert platform.available_versions() == ["v1", "v2", "v3"]
     assert platform.prune(3, set()) == []
     assert "ok" in platform.logs(candidate)
     platform.preflight()
 
 
-def test_kubernetes_preflight_names_the_problem() -> None:
-    platform = kube(Recorder(fail_on="version"))
-    with pytest.raises(PlatformError, match="failed: error: version broke"):
+def test_an_unreachable_cluster_cannot_run() -> None:
+    platform = kube(Recorder(fail_on="get deployment"))
+    with pytest.raises(CannotRun, match=r"^kubernetes: kubectl .* failed \(exit 1\): get") as no:
         platform.preflight()
+    assert no.value.exit_code == CANNOT_RUN
+    assert platform.status() == {
+        "error": "kubectl --namespace trading-staging failed (exit 1): get deployment broke"
+    }
+    assert platform.serving_version() is None, "unknown is shown as nothing"
 
 
-def railway(recorder: Recorder, tmp_path: Path) -> RailwayPlatform:
+def test_a_missing_kubectl_cannot_run() -> None:
+    environment = load_environment("staging")
+    missing = KubernetesPlatform(environment, {}, {"PATH": "/nonexistent"}, runner=run)
+    with pytest.raises(CannotRun, match=r"^kubernetes: kubectl: command not found$"):
+        missing.preflight()
+    assert missing.available_versions() == []
+    assert missing.logs(Candidate("v2", Target("http://x"))) == "kubectl: command not found"
+
+
+def railway(recorder: Recorder, tmp_path: Path, env: dict[str, str]) -> RailwayPlatform:
     environment = load_environment("staging").model_copy(update={"platform": "railway"})
-    platform = RailwayPlatform(environment, {}, runner=recorder)
+    platform = RailwayPlatform(environment, {}, env, runner=recorder)
     platform.releases.root = tmp_path / "releases"
     return platform
 
 
 def test_railway_sequence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = Recorder()
-    platform = railway(recorder, tmp_path)
-    monkeypatch.setenv("RAILWAY_TOKEN", "token-for-test")
+    platform = railway(recorder, tmp_path, {"RAILWAY_TOKEN": "token-for-test"})
     platform.preflight()
     monkeypatch.setattr(platform.releases, "build", lambda version, source: FakeRelease(tmp_path))
     platform.build("v2", Path("."))
@@ -187,24 +192,26 @@ def test_railway_sequence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert platform.serving_version() == "v1"
 
 
-def test_railway_needs_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RAILWAY_TOKEN", raising=False)
-    monkeypatch.delenv("RAILWAY_API_TOKEN", raising=False)
-    with pytest.raises(PlatformError, match="RAILWAY_TOKEN: required"):
-        railway(Recorder(), tmp_path).preflight()
+def test_railway_needs_a_token(tmp_path: Path) -> None:
+    with pytest.raises(CannotRun, match="RAILWAY_TOKEN: required"):
+        railway(Recorder(), tmp_path, {}).preflight()
+    with pytest.raises(CannotRun, match=r"^railway: railway --version failed \(exit 1\): --ver"):
+        railway(Recorder(fail_on="--version"), tmp_path, {"RAILWAY_TOKEN": "t"}).preflight()
 
 
 def test_railway_discard_redeploys(tmp_path: Path) -> None:
     recorder = Recorder()
-    platform = railway(recorder, tmp_path)
+    platform = railway(recorder, tmp_path, {})
     candidate = Candidate("v2", Target("https://x"), "railway")
     assert platform.discard(candidate) == "redeployed the previous deployment"
     assert recorder.commands[-1][:2] == ["railway", "redeploy"]
     assert platform.alive(candidate)
     assert platform.down() == []
     assert "drained by Railway" in platform.drain(candidate)
-    assert "status" in platform.status()
+    assert platform.status() == {"status": "ok"}
     assert platform.logs(candidate) == "ok"
+    assert platform.available_versions() == []
+    assert platform.prune(3, set()) == []
 
 
 class FakeRelease:
@@ -214,13 +221,7 @@ class FakeRelease:
 
 def test_platform_for_each_kind() -> None:
     staging = load_environment("staging")
-    assert platform_for(staging, {}).name == "kubernetes"
-    assert platform_for(load_environment("local"), {}).name == "local"
-    assert platform_for(staging.model_copy(update={"platform": "railway"}), {}).name == "railway"
-
-
-def test_subprocess_runner_reports_missing_commands() -> None:
-    run = subprocess_runner(timeout=5)
-    assert run(["definitely-not-a-command-xyz"]).code == 127
-    assert run(["true"]).code == 0
-    assert subprocess_runner(0.2)(["sleep", "10"]).code == 124
+    assert platform_for(staging, {}, {}).name == "kubernetes"
+    assert platform_for(load_environment("local"), {}, {}).name == "local"
+    railway_env = staging.model_copy(update={"platform": "railway"})
+    assert platform_for(railway_env, {}, {}).name == "railway"

