@@ -32,7 +32,7 @@ CONFIG_PATHS = (
 STATE_PATHS = (
     "{state_dir}/logs/**/*",
     "{state_dir}/*.log",
-    "{state_dir}/audit*",
+    "{state_dir}/history.jsonl",
     "var/log/**/*",
     "static/**/*",
     "app/static/**/*",

@@ -10,14 +10,12 @@ step, gate or verification raises :class:`~ops.core.exits.CheckFailed` (exit 1).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ops.core.commands import last_line, run
 from ops.core.console import Console
-from ops.core.exits import CannotRun, CheckFailed
+from ops.core.exits import CannotRun
 from ops.deploy import views
 from ops.deploy.context import DeployContext, open_context
 from ops.deploy.history import DeployRecord
@@ -26,18 +24,21 @@ from ops.deploy.pipeline import Backup, DeployRequest, DeployRun
 from ops.deploy.version import checked_version, resolve_version
 from ops.project import ROOT
 
-BACKUP_TIMEOUT_SECONDS = 3600.0
+PRE_DEPLOY_BACKUP_REPORT = "pre-deploy-backup.json"
 
 
 def pre_deploy_backup(context: DeployContext, console: Console) -> str:
-    """Back up the environment's database through ``invoke backup.db --verify``; what it
-    reported, or :class:`CheckFailed` with its last line (its output is not shown)."""
-    command = [sys.executable, "-m", "invoke", "backup.db", "--env", context.name, "--verify"]
-    done = run(command, cwd=ROOT, env=context.env, timeout=BACKUP_TIMEOUT_SECONDS)
-    if not done.ok:
-        why = last_line(done.stderr) or last_line(done.stdout) or f"exit {done.code}"
-        raise CheckFailed(f"pre-deploy backup failed: {why}")
-    return last_line(done.stdout) or "backup taken"
+    """Back up the environment's database and verify the backup, in this process: its
+    lines appear among the deploy's, its JSON result goes to the environment's reports
+    directory. Returns the new backup's id; a backup that cannot be taken or fails its
+    verification raises (the backup step then fails and nothing else has changed)."""
+    from ops.backup import operations as backups  # the backup stack, only when it is used
+    from ops.backup.context import context_for
+
+    backup_context = context_for(context.environment, {**context.env, **context.secrets})
+    part = console.part(context.reports_dir / PRE_DEPLOY_BACKUP_REPORT)
+    result = backups.backup(backup_context, ("db",), dry_run=False, verify=True, console=part)
+    return f"backup {result['backups'][0]['manifest']['id']} taken and verified"
 
 
 def deploy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ops.core.console import Console
-from ops.core.exits import CANNOT_RUN, CHECK_FAILED, CannotRun, CheckFailed
+from ops.core.exits import CANNOT_RUN, CannotRun
 from ops.deploy import operations, views
 from ops.deploy.context import open_context
 from ops.deploy.version import VersionError
@@ -127,7 +128,7 @@ def test_rendered_status_and_releases() -> None:
     assert "smoke: 500" in releases
 
 
-def test_pre_deploy_backup_runs_the_backup_task(definitions: Path, tmp_path: Path) -> None:
+def test_pre_deploy_backup_runs_the_backup_in_process(definitions: Path, tmp_path: Path) -> None:
     from app.db import migrate
 
     (definitions / "guarded.toml").write_text(
@@ -137,13 +138,16 @@ def test_pre_deploy_backup_runs_the_backup_task(definitions: Path, tmp_path: Pat
     )
     env = subprocess_env({"DEPLOY_ENVIRONMENTS_DIR": str(definitions)})
     context = open_context("guarded", env, check_tools=False)
-    with pytest.raises(CheckFailed, match=r"^pre-deploy backup failed: ") as failed:
+    with pytest.raises(CannotRun, match=r"^SQLite database .*trading.db does not exist$"):
         operations.pre_deploy_backup(context, quiet())
-    assert failed.value.exit_code == CHECK_FAILED
     context.environment.shared_data_dir.mkdir(parents=True)
     migrate.upgrade(context.environment.database_url({}))
-    assert operations.pre_deploy_backup(context, quiet())
-    assert list((tmp_path / "backups").rglob("manifest.json"))
+    taken = operations.pre_deploy_backup(context, quiet())
+    assert re.fullmatch(r"backup \S+ taken and verified", taken)
+    [manifest] = list((tmp_path / "backups").rglob("manifest.json"))
+    assert manifest.parent.name in taken
+    report = json.loads((context.reports_dir / operations.PRE_DEPLOY_BACKUP_REPORT).read_text())
+    assert report["backups"][0]["verification"]["ok"] is True
 
 
 def test_the_tasks_exit_2_on_a_refusal_and_0_on_a_dry_run(
