@@ -135,14 +135,30 @@ def releases(name: str, env: Mapping[str, str], console: Console) -> dict[str, A
     return report
 
 
-def down(name: str, env: Mapping[str, str], console: Console) -> list[str]:
-    """Stop what the platform runs for the environment."""
-    stopped = open_context(name, env, check_tools=False).platform.down()
+def down(
+    name: str, env: Mapping[str, str], console: Console, *, dry_run: bool = False
+) -> list[str]:
+    """Stop what the platform runs for the environment (releases and data stay)."""
+    context = open_context(name, env, check_tools=False)
+    if dry_run:
+        running = context.platform.status()
+        console.say(f"dry run: would stop what {context.platform.name} runs for {name}")
+        console.result({"environment": name, "dry_run": True, "running": running})
+        return []
+    stopped = context.platform.down()
     console.say(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    console.result({"environment": name, "dry_run": False, "stopped": stopped})
     return stopped
 
 
-def unlock(name: str, env: Mapping[str, str], console: Console, *, force: bool = False) -> str:
+def unlock(
+    name: str,
+    env: Mapping[str, str],
+    console: Console,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> str:
     """Release the deploy lock: a stale one always, a live one only with ``force``."""
     path = open_context(name, env, check_tools=False).lock_path
     holder = read_lock(path)
@@ -152,8 +168,15 @@ def unlock(name: str, env: Mapping[str, str], console: Console, *, force: bool =
         raise CannotRun(
             f"lock held by {holder.describe()} and not stale: pass --force to release it anyway"
         )
+    elif dry_run:
+        said = f"dry run: would release the lock held by {holder.describe()}"
     else:
         force_release(path)
         said = f"released the lock held by {holder.describe()}"
     console.say(said)
+    console.result({
+        "environment": name, "dry_run": dry_run,
+        "holder": holder.describe() if holder else None,
+        "released": holder is not None and not dry_run,
+    })  # fmt: skip
     return said

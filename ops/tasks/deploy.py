@@ -96,15 +96,31 @@ def releases(c: Context, env: str = "", json_: bool = False, report: str | None 
         operations.releases(_env(env), environ.current(), console(json_, report))
 
 
-@task(help={"env": ENV})
-def down(c: Context, env: str = "") -> None:
+@task(help={"env": ENV, "dry-run": DRY_RUN, "json": JSON, "report": REPORT})
+def down(
+    c: Context, env: str = "", dry_run: bool = False, json_: bool = False,
+    report: str | None = None,
+) -> None:  # fmt: skip
     """Stop the proxy and app instances (deploy restarts)."""
     with one_line_errors():
-        operations.down(_env(env), environ.current(), console())
+        operations.down(_env(env), environ.current(), console(json_, report), dry_run=dry_run)
 
 
-@task(help={"env": ENV, "force": f"{FORCE}: release even a lock whose holder still runs"})
-def unlock(c: Context, env: str = "", force: bool = False) -> None:
+@task(
+    help={
+        "env": ENV,
+        "force": f"{FORCE}: release even a lock whose holder still runs",
+        "dry-run": DRY_RUN,
+        "json": JSON,
+        "report": REPORT,
+    }
+)
+def unlock(
+    c: Context, env: str = "", force: bool = False, dry_run: bool = False,
+    json_: bool = False, report: str | None = None,
+) -> None:  # fmt: skip
     """Release a deploy lock left by a crashed deploy."""
     with one_line_errors():
-        operations.unlock(_env(env), environ.current(), console(), force=force)
+        operations.unlock(
+            _env(env), environ.current(), console(json_, report), force=force, dry_run=dry_run
+        )

@@ -90,9 +90,30 @@ def test_a_live_lock_needs_force(env: dict[str, str], tmp_path: Path) -> None:
     lock.write_text(json.dumps(holder))
     with pytest.raises(CannotRun, match="not stale: pass --force to release it anyway"):
         operations.unlock("solo", env, quiet())
-    said = operations.unlock("solo", env, quiet(), force=True)
+    planned = operations.unlock("solo", env, quiet(), force=True, dry_run=True)
+    assert planned.startswith("dry run: would release the lock held by ana@")
+    assert lock.exists(), "a dry run changes nothing"
+    report = tmp_path / "unlock.json"
+    said = operations.unlock("solo", env, Console(report=report), force=True)
     assert said.startswith("released the lock held by ana@")
     assert not lock.exists()
+    result = json.loads(report.read_text())
+    assert (result["released"], result["dry_run"]) == (True, False)
+    assert result["holder"].startswith("ana@")
+
+
+def test_down_reports_and_a_dry_run_stops_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    report = tmp_path / "down.json"
+    assert operations.down("solo", env, Console(report=report), dry_run=True) == []
+    planned = json.loads(report.read_text())
+    assert planned["dry_run"] is True
+    assert planned["running"]["proxy"]["running"] is False
+    operations.down("solo", env, Console(report=report))
+    assert json.loads(report.read_text()) == {
+        "environment": "solo",
+        "dry_run": False,
+        "stopped": [],
+    }
 
 
 def test_status_json_and_report(
