@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="trading:", pattern=r"^[A-Za-z0-9:_\-]{1,64}$")
 
     jwt_secret_key: str = ""
-    jwt_algorithm: str = "HS256"
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"  # HMAC only: one shared key
     jwt_expire_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     market_cache_ttl_seconds: float = Field(default=0.5, ge=0)
     market_order_collar: Decimal = Field(default=Decimal("0.05"), gt=0, lt=1)
 
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = True
 
     @field_validator("cors_origins", mode="before")
@@ -113,20 +113,10 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("jwt_algorithm")
+    @field_validator("log_level", mode="before")
     @classmethod
-    def _only_hmac(cls, value: str) -> str:
-        if value not in {"HS256", "HS384", "HS512"}:
-            raise ValueError("must be one of HS256, HS384, HS512")
-        return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        return upper
+    def _level_in_any_case(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

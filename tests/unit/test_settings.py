@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,19 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
 def run_app(*args: str, env: dict[str, str], cwd: Path) -> Completed:
     """``python -m app ARGS`` with exactly the settings in ``env``."""
     return app_cli(*args, settings=env, env=os.environ, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("jwt_algorithm", "RS256", "JWT_ALGORITHM: Input should be 'HS256', 'HS384' or 'HS512'"),
+        ("log_level", "loud", "LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR'"),
+    ],
+)
+def test_choices_are_refused_naming_the_variable(field: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^configuration error: {re.escape(message)}"):
+        load_settings(_env_file=None, **{field: value})
+
+
+def test_the_log_level_is_read_in_any_case() -> None:
+    assert load_settings(_env_file=None, log_level="warning").log_level == "WARNING"
