@@ -9,17 +9,16 @@ port-forward or the public URL elsewhere. A gate returns what it saw, or raises
 
 from __future__ import annotations
 
-import math
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ops.core.exits import CheckFailed, OpsError
 from ops.core.processes import Probe, wait_for
+from ops.core.stats import percentile
 from ops.environments import SmokeCheck
-from ops.live.client import VERSION_HEADER, TradingClient, limit_order
+from ops.live.client import VERSION_HEADER, ApiError, TradingClient, limit_order, response_times
 
 SMOKE_SYMBOL = "AAPL"
 READINESS_REQUEST_SECONDS = 2.0
@@ -139,24 +138,13 @@ def smoke(
     return passed
 
 
-def percentile(samples: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile of ``samples``."""
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
-
-
 def latency(target: Target, path: str, probes: int, budget_ms: float) -> str:
     """p95 of ``probes`` sequential requests to ``path`` must be within ``budget_ms``."""
-    samples: list[float] = []
     with target.client() as client:
-        client.request("GET", path)  # warm-up: connection set-up is not the release's latency
-        for _ in range(probes):
-            started = time.perf_counter()
-            response = client.request("GET", path)
-            samples.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise GateFailed(f"{path} answered {response.status_code}")
+        try:
+            samples = response_times(client, path, probes)
+        except ApiError as error:
+            raise GateFailed(str(error)) from None
     p95 = percentile(samples, 0.95)
     detail = f"p95 {p95:.1f} ms over {probes} probes of {path} (budget {budget_ms:g} ms)"
     if p95 > budget_ms:

@@ -11,6 +11,7 @@ the app's own error code; a service that cannot be reached raises
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -78,7 +79,8 @@ def limit_order(
 
 
 class TradingClient:
-    """The trading API at a base URL (optionally through a Unix socket), as one user."""
+    """The trading API at a base URL (optionally through a Unix socket), as one user;
+    ``verify`` is how HTTPS certificates are checked (an SSL context with a private CA)."""
 
     def __init__(
         self,
@@ -239,3 +241,16 @@ class TradingClient:
         """Cancel one of this user's open orders."""
         body: dict[str, Any] = self.json("POST", f"/v1/orders/{order_id}/cancel")
         return body
+
+
+def response_times(client: TradingClient, path: str, probes: int) -> list[float]:
+    """Milliseconds of ``probes`` sequential ``GET path`` after one warm-up request (setting
+    up the connection is not the service's latency); :class:`ApiError` on an answer other
+    than 200."""
+    client.request("GET", path, expected=200)
+    samples: list[float] = []
+    for _ in range(probes):
+        started = time.perf_counter()
+        client.request("GET", path, expected=200)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
