@@ -11,6 +11,7 @@ the app's own error code; a service that cannot be reached raises
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -90,11 +91,12 @@ class TradingClient:
         token: str | None = None,
         timeout: float = TIMEOUT_SECONDS,
         http: httpx.Client | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        transport = httpx.HTTPTransport(uds=str(uds)) if uds else None
+        transport = httpx.HTTPTransport(uds=str(uds), verify=verify) if uds else None
         self.http = http or httpx.Client(
-            base_url=self.base_url, transport=transport, timeout=timeout
+            base_url=self.base_url, transport=transport, timeout=timeout, verify=verify
         )
         self._owns_http = http is None
         self.token = token
