@@ -248,7 +248,7 @@ def test_a_drill_on_a_scratch_database(workspace: Workspace, big_pg: str, tmp_pa
     assert report.scratch_database is not None
     assert report.scratch_database.split("/")[-1].startswith("drill_pg_")
     assert report.steps[-1].name == "drop scratch database"
-    assert steps[-1] == report.steps[-1].line()
+    assert steps[-1] == report.steps[-1].line(drill.STEP_NAME_WIDTH)
     assert "newest restored order" in report.steps[-2].detail
     left = sql(
         backends.postgres_admin_url(),
