@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from ops.tasks import backup, deploy, dev
+from ops.tasks import backup, deploy, dev, monitor
 
 namespace = Collection(dev.dev, dev.db)
 namespace.add_collection(backup.backup)
 namespace.add_task(backup.restore)
 namespace.add_task(backup.dr_drill, name="dr-drill")
+namespace.add_task(monitor.monitor)
 for _release_task in (
     deploy.deploy,
     deploy.rollback,

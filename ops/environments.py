@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from app.settings import is_placeholder
 from ops.core.environ import read_dotenv
 from ops.core.exits import CannotRun, OpsError
+from ops.monitor.settings import MonitorSettings
 from ops.project import ROOT
 
 DEFAULT_ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
@@ -151,6 +152,7 @@ class EnvironmentDefinition(_Section):
     local: LocalSettings = Field(default_factory=LocalSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     railway: RailwaySettings = Field(default_factory=RailwaySettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     @field_validator("required_secrets")
     @classmethod
@@ -273,3 +275,16 @@ def resolve_secrets(
             raise EnvironmentProblem(f"{key}: is a placeholder in environment {environment.name!r}")
         resolved[key] = value
     return resolved
+
+
+def known_secrets(
+    environment: EnvironmentDefinition, env: Mapping[str, str], root: Path = ROOT
+) -> dict[str, str]:
+    """The variables set for an environment -- the process environment over its
+    ``.env.<name>.local`` file -- placeholders left out; nothing is required (a reader
+    such as the monitor says itself what is missing)."""
+    try:
+        values = {**read_dotenv(local_secrets_file(environment.name, root)), **env}
+    except OpsError as error:
+        raise EnvironmentProblem(str(error)) from None
+    return {key: value for key, value in values.items() if value and not is_placeholder(value)}

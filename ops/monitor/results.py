@@ -1,0 +1,111 @@
+"""What a check says: a status, a reason from a fixed set, one line, and the figures it saw."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """How bad: ``ok`` < ``unknown`` < ``warning`` < ``critical`` (see :attr:`rank`)."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Severity as a number, for ordering and for the worst of several."""
+        return _RANKS[self]
+
+    @property
+    def is_problem(self) -> bool:
+        """True for anything but ``ok``."""
+        return self is not Status.OK
+
+
+_RANKS = {Status.OK: 0, Status.UNKNOWN: 1, Status.WARNING: 2, Status.CRITICAL: 3}
+
+
+class Reason(StrEnum):
+    """Why a check is not ok -- the fixed set alerts and dashboards group by."""
+
+    DNS = "dns"
+    CONNECT = "connect"
+    TLS_VERIFY = "tls_verify"
+    TLS_EXPIRY = "tls_expiry"
+    HOSTNAME = "hostname"
+    STATUS = "status"
+    BODY = "body"
+    LATENCY = "latency"
+    TIMEOUT = "timeout"
+    THRESHOLD = "threshold"
+    STALE = "stale"
+    MISSING = "missing"
+
+
+Figure = float | int | str | bool | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict on one subject (a path, a backup kind, a certificate...).
+
+    ``check`` and ``subject`` together identify the problem across runs: they are its
+    fingerprint, with the environment's name.
+    """
+
+    check: str
+    subject: str
+    status: Status
+    summary: str
+    reason: Reason | None = None
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status.is_problem and self.reason is None:
+            raise ValueError(f"{self.check}/{self.subject}: a {self.status} finding needs a reason")
+
+    @property
+    def key(self) -> str:
+        """``check/subject``: the problem's identity within an environment."""
+        return f"{self.check}/{self.subject}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["reason"] = self.reason.value if self.reason else None
+        return data
+
+
+def ok(check: str, subject: str, summary: str, **figures: Figure) -> Finding:
+    """A passing finding."""
+    return Finding(check, subject, Status.OK, summary, None, dict(figures))
+
+
+def problem(
+    check: str, subject: str, status: Status, reason: Reason, summary: str, **figures: Figure
+) -> Finding:
+    """A finding that is not ok."""
+    return Finding(check, subject, status, summary, reason, dict(figures))
+
+
+def worst(statuses: list[Status]) -> Status:
+    """The most severe of some statuses (``ok`` for none)."""
+    return max(statuses, key=lambda status: status.rank, default=Status.OK)
+
+
+def graded(
+    value: float, warning: float, critical: float | None = None, *, higher_is_worse: bool = True
+) -> Status:
+    """``ok``, ``warning`` or ``critical`` for a figure against its thresholds."""
+
+    def beyond(limit: float) -> bool:
+        return value >= limit if higher_is_worse else value <= limit
+
+    if critical is not None and beyond(critical):
+        return Status.CRITICAL
+    return Status.WARNING if beyond(warning) else Status.OK
