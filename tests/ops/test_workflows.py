@@ -17,6 +17,9 @@ from tests.support.workflows import (
     workflow_files,
 )
 
+# GitHub's self-repository syntax for this repository's own actions and workflows
+# (zizmor's self-repository audit asks for it instead of "./").
+SELF = "$/"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 WORKFLOWS = [p for p in workflow_files() if p.parent.name == "workflows"]
 
@@ -81,12 +84,12 @@ def test_workflow_hardening(path: Path) -> None:
             uses = step.get("uses")
             if not uses:
                 continue
-            assert uses.startswith("./") or PINNED.match(uses), f"{job_id}: {uses} not pinned"
+            assert uses.startswith(SELF) or PINNED.match(uses), f"{job_id}: {uses} not pinned"
             if uses.startswith("actions/checkout@"):
                 assert step.get("with", {}).get("persist-credentials") is False, job_id
 
 
-def test_local_actions_and_workflows_are_referenced_by_path() -> None:
+def test_local_actions_and_workflows_use_the_self_repository_syntax() -> None:
     from ops.project import ROOT
 
     for path in WORKFLOWS:
@@ -97,8 +100,9 @@ def test_local_actions_and_workflows_are_referenced_by_path() -> None:
             for uses in targets:
                 if "@" in uses:
                     continue
-                assert uses.startswith("./"), f"{path.name}:{job_id}: {uses} must start with ./"
-                assert (ROOT / uses).exists(), f"{path.name}:{job_id}: {uses} does not exist"
+                where = f"{path.name}:{job_id}: {uses}"
+                assert uses.startswith(SELF), f"{where}: a local reference starts with {SELF}"
+                assert (ROOT / uses.removeprefix(SELF)).exists(), f"{where} does not exist"
 
 
 def test_local_actions_pin_their_actions() -> None:
