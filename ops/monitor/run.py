@@ -227,6 +227,7 @@ class MonitorRun:
             self._say(outcome)
         self._decide_and_notify()
         self._save()
+        self._ping_heartbeat()
         self.report.finished_at = _stamp(self.context.clock)
         self._publish()
         return self.report
@@ -287,6 +288,27 @@ class MonitorRun:
         ):
             state.last_complete_run_at = now
         self.store.save(state)
+
+    def _ping_heartbeat(self) -> None:
+        """Tell an outside dead-man's switch (healthchecks.io style) that this run happened:
+        ``POST URL``, or ``URL/fail`` when something is critical; a silent schedule is
+        then noticed even if no later run ever comes to check the watchdog."""
+        url = self.context.env.get(self.context.settings.heartbeat_url_env)
+        if self.dry_run or not url:
+            return
+        failed = self.report.verdict is Status.CRITICAL
+        target = url.rstrip("/") + ("/fail" if failed else "")
+        body = {"environment": self.report.environment, "verdict": self.report.verdict.value,
+                "alerts": len(self.report.alerts)}  # fmt: skip
+        try:
+            response = httpx.post(
+                target, json=body, timeout=self.context.settings.request_timeout_seconds
+            )
+            sent = response.status_code < 300
+            detail = f"answered {response.status_code}"
+        except httpx.HTTPError as error:
+            sent, detail = False, f"unreachable: {type(error).__name__}"
+        self.report.deliveries.append(Delivery("heartbeat", sent, detail))
 
     def _publish(self) -> None:
         report = self.report

@@ -14,12 +14,14 @@ class Webhook:
 
     def __init__(self, path: str = "/services/T000/B000/test-hook") -> None:
         self.received: list[dict[str, Any]] = []
+        self.paths: list[str] = []
         self.status = 200
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
+                recorder.paths.append(self.path)
                 recorder.received.append(json.loads(self.rfile.read(length)))
                 self.send_response(recorder.status)
                 self.end_headers()

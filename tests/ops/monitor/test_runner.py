@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,6 +27,7 @@ from ops.monitor.state import (
     StorageStateStore,
 )
 from ops.storage import LocalStorage
+from tests.support.webhook import Webhook
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -231,3 +233,24 @@ def test_monitor_settings_come_from_the_definition(tmp_path: Path) -> None:
         CannotRun, match=r"bad.toml: monitor.checks.0: Input should be 'availability'"
     ):
         load_environment("bad", tmp_path)
+
+
+def test_an_outside_heartbeat_hears_of_each_run(
+    tmp_path: Path, webhook: Webhook, spec: tuple[CheckSpec, list[Flaky]]
+) -> None:
+    check, holder = spec
+    holder.append(Flaky([UP]))
+    probe = context(tmp_path, attempts=1)
+    probe.env = {"MONITOR_HEARTBEAT_URL": webhook.url}
+    store = FileStateStore(tmp_path / "state.json")
+    passed = runner.MonitorRun(probe, store, Console(), notify=False).run([check])
+    holder[0] = Flaky([DOWN])
+    failed = runner.MonitorRun(probe, store, Console(), notify=False).run([check])
+    path = urlsplit(webhook.url).path
+    assert webhook.paths == [path, path + "/fail"], "a critical run pings /fail"
+    assert [body["verdict"] for body in webhook.received] == ["ok", "critical"]
+    assert passed.deliveries[-1] == Delivery("heartbeat", True, "answered 200")
+    webhook.status = 500
+    refused = runner.MonitorRun(probe, store, Console(), notify=False).run([check])
+    assert refused.deliveries[-1] == Delivery("heartbeat", False, "answered 500")
+    assert failed.verdict is Status.CRITICAL
