@@ -26,6 +26,8 @@ from ops.project import ROOT
 DEFAULT_ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
 # Another set of definitions (tests, a private fork) can be selected with this variable.
 ENVIRONMENTS_DIR_VARIABLE = "DEPLOY_ENVIRONMENTS_DIR"
+# A variable whose name holds one of these is a secret (never in [app], never a placeholder).
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "KEY")
 Platform = Literal["local", "kubernetes", "railway"]
 SmokeCheck = Literal["health", "version", "login", "place_cancel", "book"]
 DEFAULT_SMOKE: tuple[SmokeCheck, ...] = ("health", "version", "login", "place_cancel", "book")
@@ -166,7 +168,7 @@ class EnvironmentDefinition(_Section):
     @classmethod
     def _no_secrets_in_app(cls, values: dict[str, str]) -> dict[str, str]:
         for key in values:
-            if any(word in key.upper() for word in ("SECRET", "PASSWORD", "TOKEN", "KEY")):
+            if any(word in key.upper() for word in SECRET_WORDS):
                 raise ValueError(f"{key} looks like a secret: list it in required_secrets")
         return values
 
@@ -281,10 +283,15 @@ def known_secrets(
     environment: EnvironmentDefinition, env: Mapping[str, str], root: Path = ROOT
 ) -> dict[str, str]:
     """The variables set for an environment -- the process environment over its
-    ``.env.<name>.local`` file -- placeholders left out; nothing is required (a reader
-    such as the monitor says itself what is missing)."""
+    ``.env.<name>.local`` file -- with placeholder secrets left out; nothing is required
+    (a reader such as the monitor says itself what is missing)."""
     try:
         values = {**read_dotenv(local_secrets_file(environment.name, root)), **env}
     except OpsError as error:
         raise EnvironmentProblem(str(error)) from None
-    return {key: value for key, value in values.items() if value and not is_placeholder(value)}
+
+    def placeholder_secret(key: str, value: str) -> bool:
+        secret = key in environment.required_secrets or any(w in key.upper() for w in SECRET_WORDS)
+        return secret and is_placeholder(value)
+
+    return {k: v for k, v in values.items() if v and not placeholder_secret(k, v)}

@@ -40,7 +40,12 @@ class Delivery:
     detail: str
 
 
-def send(message: Message, webhook_env: str | None, env: Mapping[str, str]) -> Delivery:
+def send(
+    message: Message,
+    webhook_env: str | None,
+    env: Mapping[str, str],
+    timeout: float | None = None,
+) -> Delivery:
     """Post ``message`` to the webhook whose URL is in variable ``webhook_env``; never raises.
 
     A missing webhook is not an error (notifications are optional); a failed
@@ -50,7 +55,7 @@ def send(message: Message, webhook_env: str | None, env: Mapping[str, str]) -> D
     if not url:
         return Delivery(False, "no webhook configured")
     try:
-        response = httpx.post(url, json=message.slack_payload(), timeout=TIMEOUT_SECONDS)
+        response = httpx.post(url, json=message.slack_payload(), timeout=timeout or TIMEOUT_SECONDS)
     except httpx.HTTPError as error:
         detail = f"webhook unreachable: {type(error).__name__}"
         log.warning("notification not sent: %s", detail)

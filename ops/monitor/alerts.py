@@ -1,10 +1,13 @@
 """The alert lifecycle, a pure function of the state, this run's findings and the clock.
 
-- a problem that is new raises one alert (``new``); one that gets worse (warning to
-  critical) raises another (``worse``);
+- a problem that is new raises one alert (``new``); one that gets worse than it has
+  been while open (warning to critical) raises another (``worse``) -- a problem that
+  flaps between the two does not raise one each time;
 - while it stays open, a reminder at most every ``reminder_hours``;
 - once it has passed ``recover_after`` runs in a row, one ``recovered`` message, and it
-  is closed;
+  is closed; a check that passes entirely and no longer names a subject (a path no
+  longer probed, a connection problem whose check now reports its figures) counts as
+  a pass of that subject;
 - a check that did not run this time (``--check``, not applicable) changes nothing.
 
 A run cannot wait for "three failures in a row" (at six-hourly runs that is 18 hours):
@@ -13,7 +16,7 @@ a failure is confirmed *inside* the run instead, by the runner's retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,7 +42,7 @@ class Alert:
 
     kind: AlertKind
     key: str
-    status: Status  # for a recovery: the status it had
+    status: Status  # for a recovery: the worst status it had
     reason: str
     summary: str
     since: str
@@ -64,16 +67,22 @@ def decide(
     settings: MonitorSettings,
     release: str | None = None,
 ) -> list[Alert]:
-    """Update ``state`` with this run's findings; the alerts to send, in finding order."""
-    alerts: list[Alert] = []
+    """Update ``state`` with this run's findings; the alerts to send, in finding order
+    (then the recoveries of subjects no finding named)."""
+    seen = list(findings)
     stamp = now.isoformat(timespec="seconds")
     reminder = timedelta(hours=settings.reminder_hours)
-    for finding in findings:
+    alerts: list[Alert] = []
+    for finding in seen:
         known = state.problems.get(finding.key)
         if finding.status.is_problem:
             alert = _failing(state, known, finding, stamp, now, reminder, release)
         else:
             alert = _passing(state, known, settings.recover_after)
+        if alert is not None:
+            alerts.append(alert)
+    for known in _unnamed(state, seen):
+        alert = _passing(state, known, settings.recover_after)
         if alert is not None:
             alerts.append(alert)
     return alerts
@@ -95,10 +104,9 @@ def _failing(
         )
         return Alert(AlertKind.NEW, finding.key, finding.status, reason, finding.summary, stamp,
                      release)  # fmt: skip
-    before = Status(known.status)
     known.passes, known.reason, known.summary = 0, reason, finding.summary
-    known.status = finding.status.value
-    if finding.status.rank > before.rank:
+    if finding.status.rank > Status(known.status).rank:
+        known.status = finding.status.value  # the worst it has been: where its alerts went
         kind: AlertKind | None = AlertKind.WORSE
     elif now - datetime.fromisoformat(known.notified_at) >= reminder:
         kind = AlertKind.REMINDER
@@ -123,8 +131,25 @@ def _passing(state: MonitorState, known: OpenProblem | None, recover_after: int)
                  known.summary, known.opened_at, known.release)  # fmt: skip
 
 
+def _unnamed(state: MonitorState, findings: Sequence[Finding]) -> list[OpenProblem]:
+    """Open problems of a check that passed entirely this run without naming them.
+
+    Only a check whose every finding is ok vouches for what it left out: one that
+    failed part-way (a journey stopped at its login) may not have reached the others.
+    """
+    named = {finding.key for finding in findings}
+    checks = {finding.check for finding in findings}
+    failing = {finding.check for finding in findings if finding.status.is_problem}
+    vouching = checks - failing
+    return [
+        known
+        for key, known in state.problems.items()
+        if key not in named and key.split("/", 1)[0] in vouching
+    ]
+
+
 def channels(alert: Alert, settings: MonitorSettings) -> list[Channel]:
     """Where an alert goes: criticals and warnings route separately (a warning never pages);
-    a recovery goes where the problem's alerts went."""
+    a recovery goes where the problem's worst alert went."""
     routes = settings.routes
     return list(routes.critical if alert.status is Status.CRITICAL else routes.warning)

@@ -79,6 +79,17 @@ class MonitorContext:
         self.state.counters.setdefault(check, {})[counter] = value
         return previous
 
+    def since_last_run(self, check: str, counter: str, value: float) -> float | None:
+        """How much a cumulative counter grew since the previous *run* (None the first
+        time), and ``value`` kept for the next one. The baseline is read once per run, so
+        that every attempt of a confirmed check measures against the same previous run,
+        not against the attempt before it (which would hide what the first attempt saw)."""
+        baselines: dict[str, float | None] = self.cache.setdefault(f"baseline:{check}", {})
+        if counter not in baselines:
+            baselines[counter] = self.recall(check, counter)
+        self.remember(check, counter, value)
+        return increase(baselines[counter], value)
+
 
 def increase(previous: float | None, current: float) -> float | None:
     """How much a cumulative counter grew since the previous reading; None the first time,

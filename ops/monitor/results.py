@@ -109,3 +109,41 @@ def graded(
     if critical is not None and beyond(critical):
         return Status.CRITICAL
     return Status.WARNING if beyond(warning) else Status.OK
+
+
+FIRST_RUN = "first run: counters recorded, judged from the next run on"
+
+
+def judged(check: str, subject: str, status: Status, summary: str, **figures: Figure) -> Finding:
+    """A figure judged against its thresholds: ``ok``, or the status it earned (``threshold``)."""
+    if status.is_problem:
+        return problem(check, subject, status, Reason.THRESHOLD, summary, **figures)
+    return ok(check, subject, summary, **figures)
+
+
+def limits(warning: str, critical: str | None = None) -> str:
+    """`` (warning at W, critical at C)``, for the summary of a figure over its limits."""
+    return f" (warning at {warning}" + (f", critical at {critical})" if critical else ")")
+
+
+def share_since_last_run(
+    check: str, subject: str, part: float | None, rest: float | None, *, events: str,
+    minimum: int, warning: float, higher_is_worse: bool, saying: str, **figures: Figure,
+) -> Finding:  # fmt: skip
+    """``part`` of ``part + rest`` -- counter increases since the previous run (None on
+    the first) -- judged against ``warning`` once there are ``minimum`` events.
+
+    ``saying`` is the summary, with ``{share}`` and ``{total}`` in it.
+    """
+    if part is None or rest is None:
+        return ok(check, subject, FIRST_RUN)
+    total = part + rest
+    if total < minimum:
+        summary = f"{total:.0f} {events} since the last run: too few to judge"
+        return ok(check, subject, summary, **figures)
+    share = part / total
+    status = graded(share, warning, higher_is_worse=higher_is_worse)
+    summary = saying.format(share=share, total=total)
+    if status.is_problem:
+        summary += limits(f"{warning:.0%}" + ("" if higher_is_worse else " or below"))
+    return judged(check, subject, status, summary, **figures, ratio=round(share, 4))

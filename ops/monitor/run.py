@@ -349,7 +349,10 @@ def exit_for(report: MonitorReport) -> None:
         more = f" (and {len(criticals) - 1} more)" if len(criticals) > 1 else ""
         raise CheckFailed(f"critical: {first.key}: {first.summary}{more}")
     lesser = [f for f in report.findings if f.status.is_problem]
-    failed = [d for d in report.deliveries if not d.sent and not report.dry_run and report.notify]
+    failed = [
+        d for d in report.deliveries
+        if d.configured and not d.sent and not report.dry_run and report.notify
+    ]  # fmt: skip
     if lesser:
         raise Inconclusive(f"{lesser[0].status.value}: {lesser[0].key}: {lesser[0].summary}")
     if failed:

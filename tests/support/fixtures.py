@@ -11,6 +11,7 @@ import pytest
 from ops.core.environ import in_ci
 from ops.core.exits import OpsError
 from tests.support import s3
+from tests.support.github import GitHubStandIn
 from tests.support.webhook import Webhook
 from tests.support.workspace import Workspace
 
@@ -23,6 +24,13 @@ def webhook() -> Iterator[Webhook]:
         yield hook
     finally:
         hook.close()
+
+
+@pytest.fixture
+def github() -> Iterator[GitHubStandIn]:
+    """GitHub's issue endpoints (the ones the monitor uses) on loopback."""
+    with GitHubStandIn() as stand_in:
+        yield stand_in
 
 
 @pytest.fixture(scope="session")

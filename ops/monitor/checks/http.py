@@ -1,42 +1,108 @@
 """Checks through the public URL: availability (``/health``, ``/ready``), response time
-(p95 of the key read endpoints), and the deployed version.
+(p95 of the key read endpoints), and the deployed version -- and what every check that
+talks HTTP or TLS shares: why a request could not be made, and a time against a budget.
 
 A request that cannot be made is classified by why (``dns``, ``connect``, ``timeout``,
-``tls_verify``); one that is answered is judged on its status, its body and its time.
+``tls_verify``, ``tls_expiry``, ``hostname``); one that is answered is judged on its
+status, its body and its time.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from typing import Any
 
 import httpx
 
+from ops.core.exits import one_line
 from ops.core.stats import percentile
-from ops.live.client import ApiError, ApiUnreachable, error_text, response_times
+from ops.live.client import (
+    ApiError,
+    ApiUnreachable,
+    TradingClient,
+    error_text,
+    response_times,
+)
 from ops.monitor.context import MonitorContext
-from ops.monitor.results import Finding, Reason, Status, graded, ok, problem
+from ops.monitor.results import Figure, Finding, Reason, Status, graded, ok, problem
 
 DNS_WORDS = ("name or service not known", "nodename nor servname", "temporary failure in name")
+# OpenSSL's verify codes: X509_V_ERR_CERT_HAS_EXPIRED, and the name mismatches
+# X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_EMAIL_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH.
+EXPIRED_CODE = 10
+MISMATCH_CODES = frozenset({62, 63, 64})
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and everything it was raised from or during, outermost first."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop(0)
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        pending += [current.__cause__, current.__context__]
+    return seen
+
+
+def verification_reason(error: ssl.SSLCertVerificationError) -> Reason:
+    """Why a certificate was refused: another name, an expired certificate, or the chain."""
+    if error.verify_code in MISMATCH_CODES:
+        return Reason.HOSTNAME
+    return Reason.TLS_EXPIRY if error.verify_code == EXPIRED_CODE else Reason.TLS_VERIFY
 
 
 def transport_reason(error: BaseException) -> Reason:
-    """Why a request could not be made: DNS, TLS, time-out or connection."""
-    text = f"{error} {error.__cause__ or ''} {error.__context__ or ''}".lower()
-    if isinstance(error, httpx.TimeoutException):
+    """Why a request could not be made: DNS, TLS, time-out or connection (the error may
+    wrap the one that says, as :class:`~ops.live.client.ApiUnreachable` and httpx's do)."""
+    causes = _causes(error)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return verification_reason(cause)
+    if any(isinstance(cause, httpx.TimeoutException | TimeoutError) for cause in causes):
         return Reason.TIMEOUT
-    if any(word in text for word in DNS_WORDS):
+    text = " ".join(str(cause) for cause in causes).lower()
+    if any(isinstance(cause, socket.gaierror) for cause in causes) or any(
+        word in text for word in DNS_WORDS
+    ):
         return Reason.DNS
-    if isinstance(error.__context__, ssl.SSLCertVerificationError) or "certificate" in text:
-        return Reason.HOSTNAME if "hostname" in text else Reason.TLS_VERIFY
     return Reason.CONNECT
 
 
-def _unreachable(check: str, subject: str, error: BaseException) -> Finding:
+def unreachable(
+    check: str, subject: str, error: BaseException, request: str | None = None
+) -> Finding:
+    """The critical finding for a request that could not be made (``request`` says which,
+    ``GET <subject>`` unless told), with the reason why."""
     reason = transport_reason(error)
-    summary = f"GET {subject}: {type(error).__name__}: {str(error) or reason.value}"[:300]
-    return problem(check, subject, Status.CRITICAL, reason, summary)
+    if isinstance(error, ApiUnreachable):  # its message already names the request
+        said = str(error)
+    else:
+        said = f"{request or 'GET ' + subject}: {type(error).__name__}: {one_line(error)}"
+    return problem(check, subject, Status.CRITICAL, reason, said[:300])
+
+
+def timed(
+    check: str,
+    subject: str,
+    ms: float,
+    budget: tuple[float, float | None],
+    summary: str,
+    figures: dict[str, Figure],
+) -> Finding:
+    """A time against its ``(warning, critical)`` budget in milliseconds (no critical: a
+    slow answer is a warning): ok, or a ``latency`` problem saying which limit it passed."""
+    warning_ms, critical_ms = budget
+    status = graded(ms, warning_ms, critical_ms)
+    if not status.is_problem:
+        return ok(check, subject, summary, **figures)
+    limit = critical_ms if status is Status.CRITICAL and critical_ms is not None else warning_ms
+    return problem(
+        check, subject, status, Reason.LATENCY, f"{summary} (over {limit:g} ms)", **figures
+    )
 
 
 def _judge_body(path: str, response: httpx.Response, context: MonitorContext) -> str | None:
@@ -58,7 +124,11 @@ def failed_dependencies(response: httpx.Response) -> list[str]:
         checks = response.json().get("checks", {})
     except (ValueError, AttributeError):
         return []
-    return sorted(name for name, check in checks.items() if not check.get("ok", True))
+    if not isinstance(checks, dict):
+        return []
+    return sorted(
+        name for name, check in checks.items() if isinstance(check, dict) and not check.get("ok")
+    )
 
 
 def _probe_path(path: str, context: MonitorContext) -> Finding:
@@ -68,12 +138,9 @@ def _probe_path(path: str, context: MonitorContext) -> Finding:
         try:
             response = client.http.get(path)
         except httpx.HTTPError as error:
-            return _unreachable("availability", path, error)
+            return unreachable("availability", path, error)
         ms = (time.perf_counter() - started) * 1000
-    figures: dict[str, float | int | str | None] = {
-        "status_code": response.status_code,
-        "ms": round(ms, 1),
-    }
+    figures: dict[str, Figure] = {"status_code": response.status_code, "ms": round(ms, 1)}
     if response.status_code != 200:
         failed = failed_dependencies(response)
         named = f" ({', '.join(failed)} failed)" if failed else ""
@@ -85,12 +152,8 @@ def _probe_path(path: str, context: MonitorContext) -> Finding:
         return problem(
             "availability", path, Status.CRITICAL, Reason.BODY, f"body: {wrong}", **figures
         )
-    slow = graded(ms, budget.warning_ms, budget.budget_ms)
-    if slow.is_problem:
-        limit = budget.budget_ms if slow is Status.CRITICAL else budget.warning_ms
-        return problem("availability", path, slow, Reason.LATENCY,
-                       f"200 in {ms:.0f} ms (over {limit:g} ms)", **figures)  # fmt: skip
-    return ok("availability", path, f"200 in {ms:.0f} ms", **figures)
+    limits = (budget.warning_ms, budget.budget_ms)
+    return timed("availability", path, ms, limits, f"200 in {ms:.0f} ms", figures)
 
 
 def availability(context: MonitorContext) -> list[Finding]:
@@ -101,38 +164,28 @@ def availability(context: MonitorContext) -> list[Finding]:
     ]
 
 
+def _p95_of(path: str, client: TradingClient, context: MonitorContext) -> Finding:
+    settings = context.settings.latency
+    try:
+        samples = response_times(client, path, settings.probes)
+    except ApiUnreachable as error:
+        return unreachable("latency", path, error)
+    except ApiError as error:
+        return problem("latency", path, Status.CRITICAL, Reason.STATUS, str(error),
+                       status_code=error.status)  # fmt: skip
+    p95 = percentile(samples, 0.95)
+    figures: dict[str, Figure] = {"p95_ms": round(p95, 1),
+                                  "p50_ms": round(percentile(samples, 0.5), 1),
+                                  "probes": settings.probes}  # fmt: skip
+    limits = (settings.p95_warning_ms, settings.p95_critical_ms)
+    return timed("latency", path, p95, limits, f"p95 {p95:.0f} ms over {settings.probes} probes",
+                 figures)  # fmt: skip
+
+
 def latency(context: MonitorContext) -> list[Finding]:
     """p95 of ``probes`` requests to each key read endpoint against its budgets."""
-    settings = context.settings.latency
-    findings = []
     with context.client() as client:
-        for path in settings.paths:
-            try:
-                samples = response_times(client, path, settings.probes)
-            except ApiUnreachable as error:
-                findings.append(_unreachable("latency", path, error.__cause__ or error))
-                continue
-            except ApiError as error:
-                findings.append(
-                    problem("latency", path, Status.CRITICAL, Reason.STATUS, str(error))
-                )
-                continue
-            p95 = percentile(samples, 0.95)
-            figures = {"p95_ms": round(p95, 1), "p50_ms": round(percentile(samples, 0.5), 1),
-                       "probes": settings.probes}  # fmt: skip
-            status = graded(p95, settings.p95_warning_ms, settings.p95_critical_ms)
-            summary = f"p95 {p95:.0f} ms over {settings.probes} probes"
-            if status.is_problem:
-                limit = (
-                    settings.p95_critical_ms
-                    if status is Status.CRITICAL
-                    else settings.p95_warning_ms
-                )
-                findings.append(problem("latency", path, status, Reason.LATENCY,
-                                        f"{summary} (over {limit:g} ms)", **figures))  # fmt: skip
-            else:
-                findings.append(ok("latency", path, summary, **figures))
-    return findings
+        return [_p95_of(path, client, context) for path in context.settings.latency.paths]
 
 
 def version_applies(context: MonitorContext) -> str | None:

@@ -9,25 +9,28 @@ from ops.core.exits import CheckFailed
 from ops.core.notify import Message, send
 from ops.monitor.alerts import Alert, AlertKind
 from ops.monitor.context import MonitorContext
+from ops.monitor.notifiers import headline
 from ops.monitor.settings import Channel
 
 ICONS = {AlertKind.NEW: "new", AlertKind.WORSE: "worse", AlertKind.REMINDER: "still",
          AlertKind.RECOVERED: "recovered"}  # fmt: skip
 
 
+def line(alert: Alert) -> tuple[str, str]:
+    """One alert as a label and its text."""
+    return (
+        f"{ICONS[alert.kind]} {alert.status.value} {alert.key}",
+        f"{alert.reason}: {alert.summary}",
+    )
+
+
 def summary(alerts: Sequence[Alert], context: MonitorContext) -> Message:
     """The run's message: one line per alert."""
-    problems = [alert for alert in alerts if alert.kind is not AlertKind.RECOVERED]
-    worst = "critical" if any(a.status == "critical" for a in problems) else "warning"
-    title = (f"monitor {context.name}: {len(problems)} {worst} problem(s)" if problems
-             else f"monitor {context.name}: recovered")  # fmt: skip
-    fields = {
-        f"{ICONS[alert.kind]} {alert.status.value} {alert.key}": f"{alert.reason}: {alert.summary}"
-        for alert in alerts
-    }
+    fields = dict(line(alert) for alert in alerts)
     if context.served_version:
         fields["release"] = context.served_version
-    return Message(title, not problems, fields)
+    healthy = all(alert.kind is AlertKind.RECOVERED for alert in alerts)
+    return Message(headline(alerts, context.name), healthy, fields)
 
 
 class SlackNotifier:
@@ -47,9 +50,12 @@ class SlackNotifier:
 
     def deliver(self, alerts: Sequence[Alert], context: MonitorContext) -> str:
         """Post the summary; raises when the webhook refused it or was unreachable."""
-        delivery = send(summary(alerts, context), self.variable, context.env)
+        delivery = send(
+            summary(alerts, context), self.variable, context.env,
+            timeout=context.settings.request_timeout_seconds,
+        )  # fmt: skip
         if not delivery.sent:
-            raise CheckFailed(delivery.detail)
+            raise CheckFailed(f"Slack {delivery.detail}")
         return f"{len(alerts)} alert(s) in one message"
 
     def preview(self, alerts: Sequence[Alert], context: MonitorContext) -> str:

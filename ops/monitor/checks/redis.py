@@ -1,0 +1,167 @@
+"""Redis: hit rate, memory against ``maxmemory``, evictions, rejected connections and
+clients against ``maxclients`` -- the figures redis_exporter users alert on.
+
+One ``INFO`` and ``CONFIG GET maxmemory``/``maxclients`` (a managed Redis that refuses
+``CONFIG`` has the same two figures in ``INFO``); one finding per figure group (the
+subjects: ``server``, ``hits``, ``memory``, ``evictions``, ``rejected_connections``,
+``clients``). A server that cannot be reached is ``critical connect`` (``timeout``
+when it does not answer in time). Hits, misses, evictions and rejected connections
+are counters since the server started: they are judged on their increase since the
+previous run (:meth:`~ops.monitor.context.MonitorContext.since_last_run`); the first run
+only records them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis as redis_client
+
+from ops.core.console import human_size
+from ops.core.exits import one_line
+from ops.monitor.context import MonitorContext
+from ops.monitor.results import (
+    FIRST_RUN,
+    Finding,
+    Reason,
+    Status,
+    graded,
+    judged,
+    limits,
+    ok,
+    problem,
+    share_since_last_run,
+)
+
+CHECK = "redis"
+
+
+def redis_applies(context: MonitorContext) -> str | None:
+    """Only an environment with a Redis (``REDIS_URL``)."""
+    return None if context.env.get("REDIS_URL") else "REDIS_URL is not set"
+
+
+def where(url: str) -> str:
+    """The server a Redis URL names, without its credentials."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    try:
+        port = parts.port or 6379
+    except ValueError:  # not a number: say no more than the host
+        return f"{parts.scheme}://{parts.hostname}"
+    return f"{parts.scheme}://{parts.hostname}:{port}{parts.path}"
+
+
+def redis(context: MonitorContext) -> list[Finding]:
+    """``INFO`` and the limits, then one finding per figure group."""
+    url = context.env["REDIS_URL"]
+    timeout = context.settings.request_timeout_seconds
+    try:
+        client = redis_client.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        with client:
+            info: dict[str, Any] = client.info()
+            bounds = _configured(client, info)
+    except redis_client.TimeoutError as error:
+        summary = f"{where(url)} did not answer within {timeout:g} s: {one_line(error)}"
+        return [problem(CHECK, "server", Status.CRITICAL, Reason.TIMEOUT, summary)]
+    except (redis_client.RedisError, OSError, ValueError) as error:
+        summary = f"cannot reach {where(url)}: {one_line(error)}"
+        return [problem(CHECK, "server", Status.CRITICAL, Reason.CONNECT, summary)]
+    version = str(info.get("redis_version", "?"))
+    server = ok(CHECK, "server", f"Redis {version} at {where(url)}",
+                version=version, uptime_seconds=int(info.get("uptime_in_seconds", 0)))  # fmt: skip
+    return [
+        server,
+        _hits(info, context),
+        _memory(info, bounds["maxmemory"], context),
+        _evictions(info, context),
+        _rejected(info, context),
+        _clients(info, bounds["maxclients"], context),
+    ]
+
+
+def _configured(client: redis_client.Redis, info: dict[str, Any]) -> dict[str, int]:
+    """``maxmemory`` and ``maxclients``: CONFIG GET, else what INFO says."""
+    try:
+        config: dict[Any, Any] = {
+            **client.config_get("maxmemory"),
+            **client.config_get("maxclients"),
+        }
+    except redis_client.ResponseError:  # CONFIG renamed or refused (managed services)
+        config = info
+    return {name: int(config.get(name) or 0) for name in ("maxmemory", "maxclients")}
+
+
+def _grew(context: MonitorContext, info: dict[str, Any], counter: str) -> float | None:
+    return context.since_last_run(CHECK, counter, float(info.get(counter, 0)))
+
+
+def _hits(info: dict[str, Any], context: MonitorContext) -> Finding:
+    settings = context.settings.redis
+    hits, misses = _grew(context, info, "keyspace_hits"), _grew(context, info, "keyspace_misses")
+    return share_since_last_run(
+        CHECK, "hits", hits, misses, events="lookups", minimum=settings.min_lookups,
+        warning=settings.hit_rate_warning, higher_is_worse=False,
+        saying="hit rate {share:.1%} over {total:.0f} lookups since the last run",
+        hits=hits, misses=misses,
+    )  # fmt: skip
+
+
+def _memory(info: dict[str, Any], maxmemory: int, context: MonitorContext) -> Finding:
+    settings = context.settings.redis
+    used = int(info.get("used_memory", 0))
+    if maxmemory == 0:
+        summary = f"{human_size(used)} used; no maxmemory set: not judged"
+        return ok(CHECK, "memory", summary, used_bytes=used, maxmemory=0)
+    ratio = used / maxmemory
+    status = graded(ratio, settings.memory_warning, settings.memory_critical)
+    summary = f"{human_size(used)} of maxmemory {human_size(maxmemory)} used ({ratio:.0%})"
+    if status.is_problem:
+        summary += limits(f"{settings.memory_warning:.0%}", f"{settings.memory_critical:.0%}")
+        summary += f", policy {info.get('maxmemory_policy', '?')}"
+    return judged(CHECK, "memory", status, summary, used_bytes=used, maxmemory=maxmemory,
+                   ratio=round(ratio, 4))  # fmt: skip
+
+
+def _evictions(info: dict[str, Any], context: MonitorContext) -> Finding:
+    settings = context.settings.redis
+    evicted = _grew(context, info, "evicted_keys")
+    if evicted is None:
+        return ok(CHECK, "evictions", FIRST_RUN)
+    status = graded(evicted, settings.evictions_warning)
+    summary = f"{evicted:.0f} key(s) evicted since the last run"
+    if status.is_problem:
+        summary += limits(str(settings.evictions_warning)) + ": the cache is too small"
+    return judged(CHECK, "evictions", status, summary, evicted_keys=evicted)
+
+
+def _rejected(info: dict[str, Any], context: MonitorContext) -> Finding:
+    settings = context.settings.redis
+    rejected = _grew(context, info, "rejected_connections")
+    if rejected is None:
+        return ok(CHECK, "rejected_connections", FIRST_RUN)
+    limit = settings.rejected_connections_critical
+    status = Status.CRITICAL if rejected >= limit else Status.OK
+    summary = f"{rejected:.0f} connection(s) rejected since the last run"
+    if status.is_problem:
+        summary += f" (critical at {limit}): maxclients reached"
+    return judged(CHECK, "rejected_connections", status, summary, rejected_connections=rejected)
+
+
+def _clients(info: dict[str, Any], maxclients: int, context: MonitorContext) -> Finding:
+    settings = context.settings.redis
+    connected = int(info.get("connected_clients", 0))
+    if maxclients == 0:
+        return ok(CHECK, "clients", f"{connected} clients; maxclients unknown: not judged",
+                  connected_clients=connected)  # fmt: skip
+    ratio = connected / maxclients
+    status = graded(ratio, settings.clients_warning)
+    summary = f"{connected} of maxclients {maxclients} connected ({ratio:.0%})"
+    if status.is_problem:
+        summary += limits(f"{settings.clients_warning:.0%}")
+    return judged(CHECK, "clients", status, summary, connected_clients=connected,
+                   maxclients=maxclients, ratio=round(ratio, 4))  # fmt: skip

@@ -1,0 +1,239 @@
+"""A local HTTP server standing in for GitHub's REST API -- exactly the issue endpoints the
+monitor's GitHub notifier uses -- keeping the issues in memory and recording every request.
+
+- ``GET  /repos/{owner}/{repo}/issues?labels=&state=&page=&per_page=`` (newest first, with a
+  ``Link: <...>; rel="next"`` header while there are more pages)
+- ``POST /repos/{owner}/{repo}/issues``, ``GET`` and ``PATCH /repos/{owner}/{repo}/issues/{n}``
+- ``POST /repos/{owner}/{repo}/issues/{n}/comments``
+
+Like GitHub it answers 401 without the right token and 404 for another repository; a
+test can queue statuses to answer next (``fail``, e.g. ``[502]``) or choose one per
+request (``refuse``: a status or None), drop the labels of new issues (``drop_labels``, as GitHub
+does silently when the token may not set them), cap the page size
+(``page_limit``) and run something just before an issue is created (``before_create``:
+another run creating the same issue at the same time).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Issue:
+    """One issue as the stand-in keeps it."""
+
+    number: int
+    title: str
+    body: str
+    labels: list[str]
+    state: str = "open"
+    state_reason: str | None = None
+    comments: list[str] = field(default_factory=list)
+
+    def to_json(self, url: str) -> dict[str, Any]:
+        """The fields of GitHub's issue object the notifier reads (and a few more)."""
+        created = EPOCH + timedelta(minutes=self.number)
+        return {
+            "number": self.number,
+            "title": self.title,
+            "body": self.body,
+            "state": self.state,
+            "state_reason": self.state_reason,
+            "labels": [{"name": label} for label in self.labels],
+            "comments": len(self.comments),
+            "created_at": created.isoformat(),
+            "html_url": f"{url}/issues/{self.number}",
+        }
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any] | None
+
+    @property
+    def is_write(self) -> bool:
+        """Anything but a read."""
+        return self.method != "GET"
+
+
+class GitHubStandIn:
+    """The issues of one repository, served on a free port of 127.0.0.1."""
+
+    def __init__(self, repository: str = "acme/trading", token: str = "test-token") -> None:  # noqa: S107 - a test token
+        self.repository = repository
+        self.token = token
+        self.issues: dict[int, Issue] = {}
+        self.requests: list[Request] = []
+        self.fail: list[int] = []
+        self.refuse: Callable[[Request], int | None] | None = None
+        self.page_limit = 100
+        self.drop_labels = False  # as GitHub does for a token that may not set labels
+        self.before_create: Callable[[], None] | None = None
+        self._lock = threading.RLock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                stand_in._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                stand_in._handle(self, "POST")
+
+            def do_PATCH(self) -> None:
+                stand_in._handle(self, "PATCH")
+
+            def log_message(self, *_args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def env(self) -> dict[str, str]:
+        """The variables that point the notifier here."""
+        return {
+            "GITHUB_API_URL": self.url,
+            "GITHUB_REPOSITORY": self.repository,
+            "GITHUB_TOKEN": self.token,
+        }
+
+    def add(self, title: str, body: str, labels: list[str], state: str = "open") -> Issue:
+        """An issue created behind the notifier's back (by a person, another run)."""
+        with self._lock:
+            issue = Issue(len(self.issues) + 1, title, body, list(labels), state)
+            self.issues[issue.number] = issue
+            return issue
+
+    def writes(self) -> list[Request]:
+        """The requests that changed something, oldest first."""
+        return [request for request in self.requests if request.is_write]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> GitHubStandIn:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = json.loads(handler.rfile.read(length)) if length else None
+        request = Request(method, parts.path, dict(parse_qsl(parts.query)), body)
+        with self._lock:
+            self.requests.append(request)
+            failing = self.fail.pop(0) if self.fail else None
+            if failing is None and self.refuse is not None:
+                failing = self.refuse(request)
+        if failing is not None:
+            self._answer(handler, failing, {"message": f"stand-in answers {failing}"})
+            return
+        if handler.headers.get("Authorization") not in (
+            f"Bearer {self.token}",
+            f"token {self.token}",
+        ):
+            self._answer(handler, 401, {"message": "Bad credentials"})
+            return
+        status, answer, headers = self._route(method, parts.path, request.query, body or {})
+        self._answer(handler, status, answer, headers)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        match = re.fullmatch(
+            rf"/repos/{re.escape(self.repository)}/issues(?:/(\d+))?(/comments)?", path
+        )
+        if match is None:
+            return 404, {"message": "Not Found"}, {}
+        number, comments = match.group(1), match.group(2)
+        with self._lock:
+            if number is None and method == "GET" and not comments:
+                return self._list(path, query)
+            if number is None and method == "POST" and not comments:
+                return self._create(body)
+            issue = self.issues.get(int(number)) if number else None
+            if issue is None:
+                return 404, {"message": "Not Found"}, {}
+            if comments and method == "POST":
+                issue.comments.append(str(body.get("body", "")))
+                return 201, {"id": len(issue.comments), "body": body.get("body")}, {}
+            if method == "PATCH" and not comments:
+                return 200, self._patch(issue, body), {}
+            if method == "GET" and not comments:
+                return 200, issue.to_json(self.url), {}
+        return 404, {"message": "Not Found"}, {}
+
+    def _list(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        wanted = {label for label in query.get("labels", "").split(",") if label}
+        state = query.get("state", "open")
+        chosen = [
+            issue
+            for issue in sorted(self.issues.values(), key=lambda i: -i.number)
+            if wanted <= set(issue.labels) and state in ("all", issue.state)
+        ]
+        size = min(int(query.get("per_page", 30)), self.page_limit)
+        page = int(query.get("page", 1))
+        shown = chosen[(page - 1) * size : page * size]
+        headers = {}
+        if page * size < len(chosen):
+            following = urlencode({**query, "page": str(page + 1)})
+            headers["Link"] = f'<{self.url}{path}?{following}>; rel="next"'
+        return 200, [issue.to_json(self.url) for issue in shown], headers
+
+    def _create(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if not body.get("title"):
+            return 422, {"message": "Validation Failed"}, {}
+        if self.before_create is not None:
+            hook, self.before_create = self.before_create, None
+            hook()
+        labels = [] if self.drop_labels else [str(label) for label in body.get("labels", [])]
+        issue = self.add(str(body["title"]), str(body.get("body") or ""), labels)
+        return 201, issue.to_json(self.url), {}
+
+    def _patch(self, issue: Issue, body: dict[str, Any]) -> dict[str, Any]:
+        for name in ("title", "body"):
+            if name in body:
+                setattr(issue, name, str(body[name]))
+        if "state" in body:
+            issue.state = str(body["state"])
+            issue.state_reason = body.get("state_reason")
+        return issue.to_json(self.url)
+
+    @staticmethod
+    def _answer(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        answer: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        data = json.dumps(answer).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(data)
