@@ -10,6 +10,7 @@ ops/sessions/; this file only declares them.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ops/ lives beside this file
 
+from ops.core.environ import in_ci
 from ops.project import supported_pythons
 from ops.sessions import install, testing
 from ops.sessions import lint as linters
@@ -74,10 +76,19 @@ def perf(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "lint"])
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format), actionlint, zizmor, hadolint, shellcheck, compose schema."""
+    """ruff, actionlint, zizmor, hadolint, shellcheck, compose schema, promtool, amtool."""
     install.install_locked(session, "lint", runtime=False)
     for command in linters.lint_commands():
         session.run(*command)
+    missing = linters.missing_monitoring_tools(os.environ)
+    if missing:
+        message = f"{', '.join(missing)} not found: {linters.MONITORING_HINT}"
+        if in_ci(os.environ):
+            session.error(f"{message} (CI=true: a missing tool is a failure)")
+        session.warn(f"skipping the monitoring checks: {message}")
+        return
+    for command in linters.monitoring_commands():
+        session.run(*command, external=True)  # Debian's binaries, outside the environment
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "typecheck"])

@@ -14,8 +14,6 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from dotenv.parser import parse_stream
-
 from ops.core.exits import CannotRun
 
 Env = Mapping[str, str]
@@ -62,6 +60,10 @@ def read_dotenv(path: Path) -> dict[str, str]:
     """
     if not path.is_file():
         return {}
+    # python-dotenv is a dependency of the app's settings, not of nox's own environment,
+    # which imports this module too (the sessions ask "are we in CI?").
+    from dotenv.parser import parse_stream
+
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(path.read_text(encoding="utf-8"))):
         if binding.error:

@@ -29,7 +29,7 @@ import redis
 
 from ops.backup.postgres import on_database
 from ops.core.commands import check, find_executable, run
-from ops.core.environ import child_env, in_ci
+from ops.core.environ import child_env
 from ops.core.exits import OpsError
 from ops.core.processes import Process, free_port, wait_for
 from ops.environments import EnvironmentDefinition
@@ -37,6 +37,7 @@ from ops.monitor.context import MonitorContext
 from ops.monitor.results import Finding
 from ops.monitor.settings import MonitorSettings
 from ops.monitor.state import MonitorState
+from tests.support import needs
 
 T = TypeVar("T")
 NAME = "monitored"
@@ -50,13 +51,6 @@ CLUSTER_SETTINGS = {
     "shared_preload_libraries": "pg_stat_statements",
     "fsync": "off",
 }
-
-
-def missing_tool(message: str) -> None:
-    """Skip (locally) or fail (under CI) because a server binary is not installed."""
-    if in_ci(os.environ):
-        pytest.fail(f"{message} (CI=true: a missing tool is a failure)", pytrace=False)
-    pytest.skip(message)
 
 
 def monitor_context(env: Mapping[str, str], **settings: Any) -> MonitorContext:
@@ -159,7 +153,7 @@ def small_cluster() -> Iterator[Cluster]:
     try:
         initdb, pg_ctl = pg_program("initdb"), pg_program("pg_ctl")
     except OpsError as error:
-        missing_tool(str(error))
+        needs.missing(str(error))
     directory = _owned_directory()
     data, port = directory / "data", free_port()
     options = shlex.join(
@@ -183,10 +177,7 @@ def small_cluster() -> Iterator[Cluster]:
 def private_redis(directory: Path, *options: str) -> Iterator[tuple[str, Process]]:
     """A ``redis-server`` of its own (no persistence) with ``options``, on a free port;
     yields its URL and process, stopped afterwards."""
-    try:
-        binary = find_executable("redis-server", hint="install redis-server", env=os.environ)
-    except OpsError as error:
-        missing_tool(str(error))
+    binary = needs.program("redis-server", "install redis-server")
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"

@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import pytest
 
 from ops.core import environ
-from ops.core.commands import CommandError, find_executable
 from ops.core.exits import CHECK_FAILED
 from ops.security import scanner
+from tests.support import needs
 
 FIXTURES = Path(__file__).parent / "fixtures"
 Main = Callable[[Sequence[str]], int]
@@ -21,13 +21,7 @@ Main = Callable[[Sequence[str]], int]
 
 def require_tool(name: str) -> str:
     """The scanner's path; skipped when it is not installed, an error under CI."""
-    env = environ.current()
-    try:
-        return find_executable(name, hint=scanner.HINT, env=env)
-    except CommandError as error:
-        if environ.in_ci(env):
-            pytest.fail(str(error))
-        pytest.skip(str(error))
+    return needs.program(name, scanner.HINT)
 
 
 def options(**values: Any) -> scanner.Options:
