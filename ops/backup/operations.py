@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ops.backup import create, prune, restore
+from ops.backup import create, metrics, prune, restore
 from ops.backup.catalog import BackupEntry, complete, scan
 from ops.backup.context import BackupContext
 from ops.backup.errors import BackupCannotRun, BackupCheckFailed
@@ -96,6 +96,7 @@ def _backup_one(
 ) -> dict[str, Any]:
     manifest = create.run(context, kind)
     console.say(f"backup {context.name}/{kind} {manifest.id} complete: {_summary(manifest)}")
+    metrics.push_backup(context.env, context.name, manifest, console.say)
     result: dict[str, Any] = {
         "kind": kind,
         "ok": True,
@@ -104,6 +105,7 @@ def _backup_one(
     if verify:
         entry = BackupEntry(context.name, kind, manifest.id, manifest=manifest)
         verification = verify_entry(context, entry)
+        metrics.push_verification(context.env, context.name, kind, verification, console.say)
         result["verification"] = verification.model_dump(mode="json")
         if not verification.ok:
             raise BackupCheckFailed(
@@ -185,6 +187,7 @@ def verify_backups(
         raise BackupCannotRun("say which backups to verify: --id ID, --latest or --all")
     chosen_kind = check_kind(kind)
     entries = complete(scan(context.storage, context.name, chosen_kind))
+    newest = entries[-1].id if entries else None
     if backup_id is not None:
         entries = [e for e in entries if e.id == backup_id]
         if not entries:
@@ -198,6 +201,10 @@ def verify_backups(
     verifications = []
     for entry in entries:
         verification = verify_entry(context, entry)
+        if entry.id == newest:  # what the freshness rules judge: the newest backup's state
+            metrics.push_verification(
+                context.env, context.name, chosen_kind, verification, console.say
+            )
         verdict = "ok" if verification.ok else f"FAILED: {verification.problem}"
         console.say(f"verify {entry.id}: {verdict}")
         verifications.append(verification.model_dump(mode="json"))
@@ -298,6 +305,7 @@ def dr_drill(
     report = drill.run(
         context, console.say, reference=reference, server_url=server, report_dir=directory
     )
+    metrics.push_drill(context.env, report, console.say)
     rto = "—" if report.rto_seconds is None else f"{report.rto_seconds:.1f}s"
     rpo = "—" if report.rpo_seconds is None else f"{report.rpo_seconds:.0f}s"
     rto_target, rpo_target = report.rto_target_seconds, report.rpo_target_seconds
