@@ -22,9 +22,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests.support.http import Closing, LocalServer
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -72,7 +74,7 @@ class Request:
         return self.method != "GET"
 
 
-class GitHubStandIn:
+class GitHubStandIn(Closing):
     """The issues of one repository, served on a free port of 127.0.0.1."""
 
     def __init__(self, repository: str = "acme/trading", token: str = "test-token") -> None:  # noqa: S107 - a test token
@@ -101,12 +103,8 @@ class GitHubStandIn:
             def log_message(self, *_args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self.local = LocalServer(Handler)
+        self.url = self.local.url
 
     def env(self) -> dict[str, str]:
         """The variables that point the notifier here."""
@@ -129,14 +127,7 @@ class GitHubStandIn:
 
     def close(self) -> None:
         """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> GitHubStandIn:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        self.local.close()
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)

@@ -4,9 +4,10 @@ body posted to it and answers with the status a test chooses."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.http import LocalServer
 
 
 class Webhook:
@@ -29,12 +30,8 @@ class Webhook:
             def log_message(self, *_args: object) -> None:
                 return
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self.local = LocalServer(Handler, path=path)
+        self.url = self.local.url
 
     def texts(self) -> list[str]:
         """The ``text`` of every message received, oldest first."""
@@ -42,5 +39,4 @@ class Webhook:
 
     def close(self) -> None:
         """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
+        self.local.close()

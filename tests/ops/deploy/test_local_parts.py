@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -21,6 +20,7 @@ from ops.deploy.platforms.local import public_probe
 from ops.deploy.platforms.proxy import CaddyProxy, find_caddy
 from ops.deploy.platforms.releases import ReleaseStore
 from ops.project import ROOT
+from tests.support.http import LocalServer
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
@@ -115,12 +115,8 @@ class FakeApp(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[Target]:
-    httpd = HTTPServer(("127.0.0.1", 0), FakeApp)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield Target(f"http://127.0.0.1:{httpd.server_address[1]}")
-    httpd.shutdown()
-    httpd.server_close()
+    with LocalServer(FakeApp) as local:
+        yield Target(local.url)
 
 
 CREDENTIALS = SmokeCredentials("a@example.com", "pw")

@@ -24,6 +24,7 @@ from ops.environments import load_environment
 from ops.monitor.context import Clock, MonitorContext
 from ops.monitor.state import MonitorState
 from tests.ops.monitor.http_support import StubServer, json_answer
+from tests.support.http import Closing
 from tests.support.workspace import FakeClock, toml
 
 SMTP_USER = "monitor"
@@ -87,7 +88,7 @@ def _authenticate(
     return AuthResult(success=good, handled=False)  # unhandled: the server answers 535
 
 
-class Mailbox:
+class Mailbox(Closing):
     """An SMTP server on a free port of 127.0.0.1; ``tls`` (a trustme CA) makes it require
     STARTTLS with a certificate for 127.0.0.1, ``auth`` makes it require a login (over TLS
     only when ``tls``) with :data:`SMTP_USER` / :data:`SMTP_PASSWORD`."""
@@ -135,14 +136,8 @@ class Mailbox:
         """Stop serving."""
         self.controller.stop()
 
-    def __enter__(self) -> Mailbox:
-        return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-
-class Silent:
+class Silent(Closing):
     """A webhook that accepts connections and never answers (the kernel queues them)."""
 
     def __init__(self) -> None:
@@ -153,14 +148,8 @@ class Silent:
         """Stop listening."""
         self.socket.close()
 
-    def __enter__(self) -> Silent:
-        return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-
-class PublicUrl:
+class PublicUrl(Closing):
     """The environment's public URL (the HTTP checks' stub server): ``/health`` and
     ``/ready`` as the app answers them; :attr:`ready` False makes ``/ready`` answer 503
     naming a dead Redis."""
@@ -192,12 +181,6 @@ class PublicUrl:
     def close(self) -> None:
         """Stop serving."""
         self.stub.close()
-
-    def __enter__(self) -> PublicUrl:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
 
 NAME = "watched"

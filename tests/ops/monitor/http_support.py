@@ -4,13 +4,12 @@ HTTP, or HTTPS with the certificates a test chooses), and a monitor context for 
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from ops.monitor.context import MonitorContext
 from ops.monitor.results import Finding
 from ops.monitor.settings import MonitorSettings
 from ops.monitor.state import MonitorState
+from tests.support.http import Closing, LocalServer
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -56,7 +56,7 @@ class Received:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class StubServer:
+class StubServer(Closing):
     """A threaded HTTP server on 127.0.0.1 and a free port answering what :meth:`answer`
     set (404 otherwise), recording every request; HTTPS when given a server context."""
 
@@ -64,12 +64,9 @@ class StubServer:
         self.answers: dict[tuple[str, str], list[Answer]] = {}
         self.received: list[Received] = []
         self._lock = threading.Lock()
-        self.server = _Server(("127.0.0.1", 0), _handler(self), tls)
-        scheme = "https" if tls else "http"
-        self.port = self.server.server_address[1]
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+        self.local = LocalServer(_handler(self), tls=tls)
+        self.port = self.local.port
+        self.url = self.local.url
 
     def answer(self, path: str, *answers: Answer, method: str = "GET") -> None:
         """Answer ``method path`` with ``answers`` in turn, the last one from then on."""
@@ -100,40 +97,7 @@ class StubServer:
 
     def close(self) -> None:
         """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> StubServer:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        tls: ssl.SSLContext | None,
-    ) -> None:
-        self.tls = tls
-        super().__init__(address, handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        if self.tls is None:
-            return connection, address
-        # The handshake happens in the request's thread: one client refusing the
-        # certificate must not stall the server for the next.
-        wrapped = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
-        return wrapped, address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that refused the certificate or hung up: nothing to report
+        self.local.close()
 
 
 def _handler(stub: StubServer) -> type[BaseHTTPRequestHandler]:
