@@ -20,7 +20,7 @@ import pytest
 
 from ops.core.exits import CANNOT_RUN, CHECK_FAILED
 from ops.live.client import TradingClient
-from tests.e2e.conftest import ENV_NAME, DeployEnv, broken_source
+from tests.e2e.deploy.conftest import ENV_NAME, DeployEnv, broken_source
 from tests.support.app import DEMO_PASSWORD
 from tests.support.loadgen import LoadGenerator
 from tests.support.webhook import Webhook
