@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    default_port = int(os.environ.get("PORT") or 8000)
+    serve.add_argument("--port", type=int, default=default_port, help="default $PORT or 8000")
     serve.add_argument("--uds", help="listen on this Unix socket instead of host:port")
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true", help="restart on code changes")

@@ -130,6 +130,17 @@ class RailwaySettings(_Section):
     environment: str = "production"
 
 
+class ImageSettings(_Section):
+    """What the production image must meet (``invoke image.check``)."""
+
+    size_budget_mb: float = Field(default=400, gt=0)  # MiB, as `docker image ls` counts
+    boot_seconds: float = Field(default=90, gt=0, le=900)  # migrate, serve, healthy
+    health_interval_seconds: float = Field(default=2, gt=0, le=60)  # during the check only
+    drain_seconds: float = Field(default=20, gt=0, le=300)  # SIGTERM to the request's end
+    database_url_env: str = "IMAGE_CHECK_DATABASE_URL"  # the PostgreSQL server to boot on
+    redis_url_env: str = "IMAGE_CHECK_REDIS_URL"
+
+
 class EnvironmentDefinition(_Section):
     """One deployment target, as ``deploy/environments/<name>.toml`` defines it."""
 
@@ -155,6 +166,7 @@ class EnvironmentDefinition(_Section):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     railway: RailwaySettings = Field(default_factory=RailwaySettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    image: ImageSettings = Field(default_factory=ImageSettings)
 
     @field_validator("required_secrets")
     @classmethod
