@@ -17,7 +17,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TypeVar
@@ -249,6 +249,17 @@ async def create_database(server_url: str, name: str, template: str = "template0
 
     await connected(server_url, create)
     return database_url(server_url, name)
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new empty database ``<prefix>_<random>`` on the server; its URL, dropped afterwards."""
+    name = f"{prefix}_{os.urandom(4).hex()}"
+    url = asyncio.run(create_database(server_url, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(server_url, name))
 
 
 async def drop_database(server_url: str, name: str) -> None:

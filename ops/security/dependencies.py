@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +63,14 @@ def locked_packages(lock: Path) -> list[LockedPackage]:
     return packages
 
 
-def runtime_closure(lock: Path, project: str) -> dict[str, str]:
-    """Name to version of every package the project's runtime needs on this interpreter.
+def runtime_closure(
+    lock: Path, project: str, markers: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Name to version of every package the project's runtime needs on this interpreter
+    (or on the one whose marker environment ``markers`` describes: an image's).
 
     Follows ``dependencies`` and requested extras from the project's entry,
-    evaluating each edge's environment marker here.
+    evaluating each edge's environment marker.
     """
     data, _ = _read(lock)
     entries = {normalize(str(entry["name"])): entry for entry in data.get("package", [])}
@@ -79,7 +82,7 @@ def runtime_closure(lock: Path, project: str) -> dict[str, str]:
     while pending:
         edge = pending.pop()
         name = normalize(str(edge["name"]))
-        if not _applies(edge.get("marker")) or name not in entries:
+        if not _applies(edge.get("marker"), markers) or name not in entries:
             continue
         entry = entries[name]
         extras = edge.get("extra", [])
@@ -92,11 +95,11 @@ def runtime_closure(lock: Path, project: str) -> dict[str, str]:
     return found
 
 
-def _applies(marker: Any) -> bool:
+def _applies(marker: Any, markers: Mapping[str, str] | None = None) -> bool:
     if not marker:
         return True
     try:
-        return Marker(str(marker)).evaluate()
+        return Marker(str(marker)).evaluate(dict(markers) if markers is not None else None)
     except InvalidMarker:
         raise ScanError(f"uv.lock has an invalid marker: {marker}") from None
 

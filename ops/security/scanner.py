@@ -322,14 +322,29 @@ def main(
     options.reports.mkdir(parents=True, exist_ok=True)
     for stale in (status_path(options.reports, gate), sarif_path(options.reports, gate)):
         stale.unlink(missing_ok=True)
-    today = utc_today()
     try:
-        entries = load(options.suppressions, today)
+        load(options.suppressions, utc_today())  # a bad suppression list stops every gate
         result = scan(options)
+        return conclude(result, options.suppressions, options.reports)
     except OpsError as error:
         return _could_not_run(ScanResult(gate, tool, failure=one_line(error)), options.reports)
+
+
+def judge(result: ScanResult, suppressions: Path, reports: Path) -> Verdict:
+    """Judge a scan against the reviewed suppressions and write ``<gate>.sarif`` and
+    ``<gate>.status.json`` under ``reports``."""
+    today = utc_today()
+    entries = load(suppressions, today)
+    gate = result.gate
     verdict = decide(result, assess(result.findings, entries, today), expired(entries, today, gate))
-    write_reports(result, verdict, options.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    write_reports(result, verdict, reports)
+    return verdict
+
+
+def conclude(result: ScanResult, suppressions: Path, reports: Path) -> int:
+    """:func:`judge`, then print the verdict; its exit code."""
+    verdict = judge(result, suppressions, reports)
     print(render(result, verdict), file=sys.stderr if verdict.status == FAILED else sys.stdout)
     return verdict.exit_code
 

@@ -12,7 +12,9 @@ built-in checks are used, and the cache lives in ``.trivycache/``.
   vulnerabilities of the lock files when the vulnerability database can be
   downloaded (otherwise that check is named as skipped, with trivy's reason, and
   the gate is inconclusive, exit 3, unless something failed);
-- ``--image REF`` also scans an image (a reference, or a saved ``.tar``).
+- ``--image REF`` also scans an image (a reference, or a saved ``.tar``); without it,
+  the image ``invoke image.check`` saved last (``reports/image/image.tar``), when there
+  is one. Offline, the image's vulnerabilities are skipped as the tree's are.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ CACHE = ROOT / ".trivycache"
 COMPOSE = re.compile(r"(^|/)(docker-)?compose[^/]*\.ya?ml$")
 IMAGE_LOCATION = "deploy/Dockerfile"
 DB_TIMEOUT = 300.0
+SAVED_IMAGE = "image.tar"
 
 
 def _common(output: Path) -> list[str]:
@@ -75,11 +78,23 @@ def fs_command(trivy: str, root: Path, output: Path, vulnerabilities: bool) -> l
     return [trivy, "fs", *_common(output), "--scanners", scanners, *update, *skips(root), str(root)]
 
 
-def image_command(trivy: str, image: str, output: Path) -> list[str]:
-    """``trivy image`` of a reference, or of a saved archive when ``image`` is a file."""
+def image_command(trivy: str, image: str, output: Path, vulnerabilities: bool = True) -> list[str]:
+    """``trivy image`` of a reference, or of a saved archive when ``image`` is a file:
+    secrets and misconfigurations in its files and its config (``ENV``, ``USER``...),
+    and vulnerabilities when the database is there."""
     target = ["--input", image] if Path(image).is_file() else [image]
-    scanners = ["--scanners", "vuln,secret,misconfig", "--skip-db-update"]
-    return [trivy, "image", *_common(output), *scanners, *target]
+    scanners = "vuln,secret,misconfig" if vulnerabilities else "secret,misconfig"
+    update = ["--skip-db-update"] if vulnerabilities else []
+    config = ["--image-config-scanners", "misconfig,secret"]
+    return [trivy, "image", *_common(output), "--scanners", scanners, *update, *config, *target]
+
+
+def sbom_command(trivy: str, archive: Path, output: Path) -> list[str]:
+    """``trivy image`` writing a CycloneDX SBOM of a saved image (no database needed)."""
+    return [
+        trivy, "image", "--format", "cyclonedx", "--output", str(output), "--quiet",
+        "--cache-dir", str(CACHE), "--skip-version-check", "--input", str(archive),
+    ]  # fmt: skip
 
 
 def parse(report: Any, location: str | None = None) -> list[Finding]:
@@ -166,21 +181,27 @@ def scan(options: scanner.Options) -> scanner.ScanResult:
         )
     fs_output = scanner.native_report(options, "trivy-fs.json")
     result.findings += _run(options, fs_command(trivy, root, fs_output, not db_problem), fs_output)
-    if options.image:
-        result.findings += _image(options, trivy, options.image, db_problem)
+    image = options.image or built_image(options.reports)
+    if image:
+        result.findings += _image(options, trivy, image, db_problem)
+        result.notes.append(f"scanned the image {image}")
     return result
+
+
+def built_image(reports: Path) -> str | None:
+    """The image ``invoke image.check`` saved last (``reports/image/image.tar``), if any:
+    the gate scans the built image by default."""
+    saved = reports.parent / "image" / SAVED_IMAGE
+    return str(saved) if saved.is_file() else None
 
 
 def _image(
     options: scanner.Options, trivy: str, image: str, db_problem: str | None
 ) -> list[Finding]:
-    if db_problem:
-        raise scanner.ScanError(
-            f"could not scan image {image}: vulnerability DB unavailable ({db_problem})"
-        )
     output = scanner.native_report(options, "trivy-image.json")
+    command = image_command(trivy, image, output, vulnerabilities=not db_problem)
     try:
-        return _run(options, image_command(trivy, image, output), output, IMAGE_LOCATION)
+        return _run(options, command, output, IMAGE_LOCATION)
     except OpsError as error:
         raise scanner.ScanError(f"could not scan image {image}: {one_line(error)}") from None
 

@@ -160,3 +160,18 @@ def test_a_uv_that_is_missing_or_fails_cannot_run(tmp_path: Path, run_gate: RunG
     ran = run_gate(sbom.main, "--uv", str(failing))
     assert ran.code == CANNOT_RUN
     assert ran.err.startswith("sbom: uv sync --locked failed (exit 2): no network")
+
+
+def test_the_runtime_closure_judges_markers_for_the_given_python(tmp_path: Path) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(
+        '[[package]]\nname = "p"\nversion = "1"\nsource = { editable = "." }\n'
+        'dependencies = [{ name = "q" }, { name = "old-fix", marker = '
+        "\"python_full_version < '3.11.3'\" }]\n"
+        '[[package]]\nname = "q"\nversion = "2"\n'
+        '[[package]]\nname = "old-fix"\nversion = "3"\n'
+    )
+    old = {"python_full_version": "3.11.2", "python_version": "3.11"}
+    new = {"python_full_version": "3.11.7", "python_version": "3.11"}
+    assert runtime_closure(lock, "p", old) == {"q": "2", "old-fix": "3"}
+    assert runtime_closure(lock, "p", new) == {"q": "2"}

@@ -71,11 +71,11 @@ def test_a_blocking_finding_fails_and_a_gate_not_run_is_named(
     assert f"skipped: audit: {skipped}" in ran.err
     assert "skipped: sbom: not run" in ran.err
     assert "skipped check: trivy: vulnerability scan: no DB" in ran.err
-    # 10 (high) + 3 (medium) + 10 x 4 gates not checked (audit, sbom, licenses, api-security)
-    # + 5 for trivy's skipped check + 10 for secrets, which did not run either.
-    assert "security: FAILED - score 32/100" in ran.err
+    # 10 (high) + 3 (medium) + 10 x 5 gates not checked (audit, sbom, licenses, api-security,
+    # image) + 5 for trivy's skipped check + 10 for secrets, which did not run either.
+    assert "security: FAILED - score 22/100" in ran.err
     data = json.loads((reports / "summary.json").read_text())
-    assert data["score"] == 32
+    assert data["score"] == 22
     assert data["failed"] is True
     assert data["verdict"] == "failed"
 

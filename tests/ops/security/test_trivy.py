@@ -134,3 +134,33 @@ def test_the_database_reason_is_the_network_cause_in_one_line() -> None:
     cause = "dial tcp: lookup mirror.gcr.io on 10.0.0.53:53: no such host"
     assert trivy._short_reason(f"{fatal}: {cause}\n", "") == cause
     assert trivy._short_reason("", "trivy: error: disk full\n") == "disk full"
+
+
+def test_an_image_scan_offline_skips_only_the_vulnerabilities(tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(b"")
+    command = trivy.image_command("trivy", str(archive), tmp_path / "o.json", vulnerabilities=False)
+    assert command[command.index("--scanners") + 1] == "secret,misconfig"
+    assert "--skip-db-update" not in command
+    assert command[command.index("--image-config-scanners") + 1] == "misconfig,secret"
+    online = trivy.image_command("trivy", str(archive), tmp_path / "o.json")
+    assert online[online.index("--scanners") + 1] == "vuln,secret,misconfig"
+    assert "--skip-db-update" in online
+
+
+def test_the_image_sbom_is_cyclonedx_of_the_saved_image(tmp_path: Path) -> None:
+    command = trivy.sbom_command("trivy", tmp_path / "image.tar", tmp_path / "image.cdx.json")
+    assert command[:2] == ["trivy", "image"]
+    assert command[command.index("--format") + 1] == "cyclonedx"
+    assert command[command.index("--output") + 1] == str(tmp_path / "image.cdx.json")
+    assert command[-2:] == ["--input", str(tmp_path / "image.tar")]
+    assert "--scanners" not in command
+
+
+def test_the_gate_scans_the_image_the_image_check_saved(tmp_path: Path) -> None:
+    reports = tmp_path / "reports" / "security"
+    assert trivy.built_image(reports) is None
+    saved = tmp_path / "reports" / "image" / "image.tar"
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"")
+    assert trivy.built_image(reports) == str(saved)
