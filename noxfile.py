@@ -19,6 +19,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ops/ lives beside this file
 
 from ops.core.environ import in_ci
+from ops.core.exits import DONE, INCONCLUSIVE
 from ops.project import supported_pythons
 from ops.sessions import install, testing
 from ops.sessions import lint as linters
@@ -64,7 +65,17 @@ def api(session: nox.Session) -> None:
 def deploy(session: nox.Session) -> None:
     """invoke deploy end to end: real Caddy and app processes, zero-downtime under load."""
     install.install_locked(session, "test", "ops")
-    testing.pytest(session, "tests/e2e")
+    testing.pytest(session, "tests/e2e/deploy")
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["image"], default=False)
+def image(session: nox.Session) -> None:
+    """The production image: invoke image.build, image.check, and every gate failing on a
+    bad image (needs a Docker engine: DOCKER_HOST, or dockerd as root)."""
+    install.install_locked(session, "test", "ops", "security")
+    session.run("invoke", "image.build")
+    session.run("invoke", "image.check", success_codes=[DONE, INCONCLUSIVE])
+    testing.pytest(session, "tests/e2e/image")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["perf"], default=False)
