@@ -42,7 +42,8 @@ class Histogram:
 
     def encode(self) -> str:
         """A compressed text form (HdrHistogram's base64 encoding)."""
-        return self._hdr.encode().decode("ascii")
+        encoded: bytes = self._hdr.encode()
+        return encoded.decode("ascii")
 
     @classmethod
     def decode(cls, text: str) -> Histogram:
