@@ -48,9 +48,9 @@ def read_totals(stats_csv: Path) -> Totals:
     with stats_csv.open(newline="") as handle:
         for row in csv.DictReader(handle):
             if row.get("Name") == "Aggregated":
-                return Totals(
-                    int(row["Request Count"]), int(row["Failure Count"]), float(row["95%"])
-                )
+                # locust writes N/A for a percentile of nothing that succeeded
+                p95 = 0.0 if row["95%"] == "N/A" else float(row["95%"])
+                return Totals(int(row["Request Count"]), int(row["Failure Count"]), p95)
     raise ValueError(f"{stats_csv}: no Aggregated row")
 
 
