@@ -41,6 +41,19 @@ def free_port() -> int:
         return port
 
 
+def pinned(command: Sequence[str], cpus: Sequence[int] | None) -> list[str]:
+    """``command`` restricted to the CPUs ``cpus`` (``taskset -c``), or as it is when none
+    are given; the restriction is inherited by every process it starts."""
+    if not cpus:
+        return list(command)
+    return ["taskset", "-c", ",".join(str(cpu) for cpu in cpus), *command]
+
+
+def available_cpus() -> tuple[int, ...]:
+    """The CPUs this process may run on."""
+    return tuple(sorted(os.sched_getaffinity(0)))
+
+
 def listening(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts TCP connections on ``host:port``."""
     with socket.socket() as probe:

@@ -34,12 +34,12 @@ from ops.image.boot import Limits
 from ops.image.build import BuiltImage
 from ops.image.engine import Engine, server_version
 from ops.image.outcome import GATE, Outcome
+from ops.live.stores import DEFAULT_REDIS, redis_answers
 from ops.project import REPORTS
 from ops.security import scanner, trivy
 
 TOOL = "image.check"
 DEFAULT_DATABASE_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _on_postgres(
     server = env.get(definition.image.database_url_env) or DEFAULT_DATABASE_SERVER
     redis_url = env.get(definition.image.redis_url_env) or DEFAULT_REDIS
     try:
-        _redis_answers(redis_url)
+        redis_answers(redis_url)
         with scratch_database(server, "image_check") as database_url:
             return boot.boot_on_postgres(engine, built, limits, database_url, redis_url)
     except CannotRun as error:
@@ -141,18 +141,6 @@ def _on_postgres(
         else:
             outcome.skipped = f"PostgreSQL or Redis not reachable: {one_line(error)}"
         return outcome
-
-
-def _redis_answers(url: str) -> None:
-    import redis  # the app's own client; only this gate needs it
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        raise CannotRun(f"Redis at {url}: {one_line(error)}") from None
-    finally:
-        client.close()
 
 
 def _conclude(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from app.services.seed import DEMO_ADMIN, DEMO_PASSWORD
 from ops.core.commands import Completed, run
 from ops.core.environ import child_env
 from ops.core.exits import CannotRun
-from ops.core.processes import Process, free_port, wait_for
+from ops.core.processes import Process, free_port, pinned, wait_for
 from ops.live.client import TradingClient
 from ops.project import REPORTS, ROOT
 
@@ -67,10 +67,12 @@ class AppServer:
         python: str | Path = sys.executable,
         source: Path = ROOT,
         log_path: Path | None = None,
+        cpus: Sequence[int] | None = None,
     ) -> None:
         self.settings = dict(settings)
         self.cwd = cwd
         self.workers = workers
+        self.cpus = tuple(cpus or ())
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or cwd / f"server-{self.port}.log"
@@ -80,11 +82,12 @@ class AppServer:
         )  # fmt: skip
 
     def command(self, python: str | Path = sys.executable) -> list[str]:
-        """The command line that starts the server."""
-        return [
+        """The command line that starts the server (on ``cpus`` when given)."""
+        serve = [
             str(python), "-m", "app", "serve", "--port", str(self.port),
             "--workers", str(self.workers), "--no-migrate", "--graceful-timeout", "5",
         ]  # fmt: skip
+        return pinned(serve, self.cpus)
 
     def start(self, timeout: float = 60) -> AppServer:
         """Start and wait until ``/ready`` answers 200, or raise :class:`ServerFailed`."""
@@ -127,9 +130,13 @@ def seeded_server(
     env: Mapping[str, str],
     settings: Mapping[str, str] | None = None,
     log_dir: Path = REPORTS / "api",
+    *,
+    workers: int = 1,
+    cpus: Sequence[int] | None = None,
 ) -> Iterator[AppServer]:
     """A migrated app with the demo users (password :data:`~app.services.seed.DEMO_PASSWORD`)
-    on a free port, in a temporary directory, stopped on exit."""
+    on a free port, in a temporary directory, stopped on exit; ``settings`` may point it
+    at PostgreSQL and Redis (``DATABASE_URL``, ``REDIS_URL``)."""
     with tempfile.TemporaryDirectory(prefix="trading-live-") as directory:
         workdir = Path(directory)
         values = {
@@ -144,7 +151,9 @@ def seeded_server(
             done = app_cli(step, settings=values, env=env, cwd=workdir)
             if not done.ok:
                 raise ServerFailed(f"python -m app {step} failed: {done.stderr.strip()[-300:]}")
-        with AppServer(values, workdir, env=env, log_path=log_dir / "server.log") as server:
+        server = AppServer(values, workdir, env=env, log_path=log_dir / "server.log",
+                           workers=workers, cpus=cpus)  # fmt: skip
+        with server:
             yield server
 
 
