@@ -13,7 +13,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,6 +21,7 @@ from app.settings import is_placeholder
 from ops.core.environ import read_dotenv
 from ops.core.exits import CannotRun, OpsError
 from ops.monitor.settings import MonitorSettings
+from ops.perf.slo import Slo, SloProblem, resolve
 from ops.project import ROOT
 
 DEFAULT_ENVIRONMENTS_DIR = ROOT / "deploy" / "environments"
@@ -56,8 +57,7 @@ class Gates(_Section):
     smoke: list[SmokeCheck] = Field(default_factory=lambda: list(DEFAULT_SMOKE))
     smoke_user: str = "alice@example.com"
     smoke_password_env: str = "SMOKE_PASSWORD"  # noqa: S105 - a variable name
-    probes: int = Field(default=20, ge=1, le=1000)
-    p95_budget_ms: float = Field(default=250, gt=0)
+    probes: int = Field(default=20, ge=1, le=1000)  # the latency gate's budget: slo()
 
 
 class Notify(_Section):
@@ -167,6 +167,7 @@ class EnvironmentDefinition(_Section):
     railway: RailwaySettings = Field(default_factory=RailwaySettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
+    perf: dict[str, Any] = Field(default_factory=dict)  # over deploy/perf.toml: slo()
 
     @field_validator("required_secrets")
     @classmethod
@@ -187,6 +188,11 @@ class EnvironmentDefinition(_Section):
     def url(self, path: str) -> str:
         """An absolute URL on the public address."""
         return self.public_url.rstrip("/") + path
+
+    def slo(self) -> Slo:
+        """The environment's performance objectives: deploy/perf.toml with its ``[perf]``
+        over it (the deploy gate's latency budget is one of them)."""
+        return resolve(self.perf, where=f"{self.name}.toml [perf]")
 
     @property
     def is_production(self) -> bool:
@@ -247,12 +253,17 @@ def load_environment(
     if data["name"] != name:
         raise EnvironmentProblem(f"{_rel(path)}: name is {data['name']!r}, file says {name!r}")
     try:
-        return EnvironmentDefinition.model_validate(data)
+        definition = EnvironmentDefinition.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "definition"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise EnvironmentProblem(f"{_rel(path)}: {where}: {message}") from None
+    try:
+        resolve(definition.perf, where=f"{_rel(path)} [perf]")
+    except SloProblem as error:
+        raise EnvironmentProblem(str(error)) from None
+    return definition
 
 
 def _rel(path: Path) -> str:

@@ -47,6 +47,7 @@ Backup = Callable[[DeployContext, Console], str]
 """The pre-deploy backup: given the environment and the run's console (for
 :meth:`~ops.core.console.Console.part`), returns what it backed up; raises on failure."""
 LATENCY_PATH = "/v1/market/AAPL/book"
+LATENCY_REQUEST = "GET /v1/market/{symbol}/book"  # whose SLO p95 is the budget
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,16 @@ def _smoke(run: DeployRun, version: str) -> str:
 
 @step("latency", if_it_fails=IfItFails.DISCARD, per_version=True)
 def _latency(run: DeployRun, version: str) -> str:
-    """The p95 of `gates.probes` requests is within `gates.p95_budget_ms`."""
-    budget = run.environment.gates
-    return gates.latency(run.started().target, LATENCY_PATH, budget.probes, budget.p95_budget_ms)
+    """The p95 of `gates.probes` order-book requests is within its p95 objective (`[perf]`)."""
+    budget_ms = latency_budget_ms(run.environment)
+    probes = run.environment.gates.probes
+    return gates.latency(run.started().target, LATENCY_PATH, probes, budget_ms)
+
+
+def latency_budget_ms(environment: EnvironmentDefinition) -> float:
+    """The latency gate's budget: the order book's p95 in the environment's SLOs
+    (deploy/perf.toml, its ``[perf]`` over it)."""
+    return environment.slo().request(LATENCY_REQUEST).p95_ms
 
 
 @step("switch", if_it_fails=IfItFails.DISCARD, per_version=True)
@@ -297,7 +305,10 @@ class DeployRun:
         :class:`DeployRefused` or :class:`DeployFailed` after recording the run."""
         self.serving = self.record.previous = self.platform.serving_version()
         self.record.plan = [step.name for step in self.plan]
-        for line in views.plan(self.record, self.environment, self.platform.name, self.plan):
+        budget_ms = latency_budget_ms(self.environment)
+        for line in views.plan(
+            self.record, self.environment, self.platform.name, self.plan, budget_ms
+        ):
             self.console.say(line)
         if self.request.dry_run:
             self.record.result = "dry-run"

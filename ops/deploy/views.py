@@ -22,9 +22,10 @@ def plan(
     environment: EnvironmentDefinition,
     platform: str,
     steps: Sequence[PipelineStep],
+    latency_budget_ms: float,
 ) -> list[str]:
     """The plan of a run: what changes, every step that applies with what it does, the
-    gates' thresholds."""
+    gates' thresholds (the latency budget is the environment's SLO of the order book)."""
     width = max(len(step.name) for step in steps)
     lines = [
         f"{record.action} {environment.name}: {record.previous or 'nothing'} -> "
@@ -38,7 +39,7 @@ def plan(
     smoke = ", ".join(environment.gates.smoke)
     lines.append(
         f"  gates: ready within {environment.timeouts.readiness_seconds:g}s; smoke: {smoke}; "
-        f"p95 <= {environment.gates.p95_budget_ms:g} ms over {environment.gates.probes} probes"
+        f"book p95 <= {latency_budget_ms:g} ms over {environment.gates.probes} probes"
     )
     return lines
 

@@ -13,6 +13,7 @@ from ops.environments import (
     load_environment,
     resolve_secrets,
 )
+from ops.perf.slo import resolve
 from ops.project import ROOT
 
 GOOD_SECRET = "S7n2Kq9xV4mB8wR1tY6uP3zL0cF5hJ2d"  # pragma: allowlist secret
@@ -55,6 +56,14 @@ def _write(directory: Path, name: str, body: str) -> None:
             "not an environment variable",
         ),
         ("platform = ", "invalid TOML"),
+        (
+            'platform = "local"\npublic_url = "http://x"\n[perf.run]\nrate = 0',
+            "bad.toml [perf]: run.rate: Input should be greater than 0",
+        ),
+        (
+            'platform = "local"\npublic_url = "http://x"\n[gates]\np95_budget_ms = 250',
+            "gates.p95_budget_ms: Extra inputs are not permitted",
+        ),
         ('name = "other"\nplatform = "local"\npublic_url = "http://x"', "name is 'other'"),
     ],
 )
@@ -66,6 +75,13 @@ def test_invalid_definitions_fail_with_one_line(tmp_path: Path, body: str, messa
     assert message in text
     assert text.startswith(str(tmp_path / "bad.toml")) or "bad.toml" in text
     assert "\n" not in text
+
+
+def test_each_environment_resolves_its_performance_objectives() -> None:
+    book = "GET /v1/market/{symbol}/book"
+    assert load_environment("staging").slo().request(book).p95_ms == 300
+    assert load_environment("production").slo().request(book).p95_ms == 250
+    assert load_environment("local").slo() == resolve()
 
 
 def test_unknown_environment_lists_the_known_ones() -> None:

@@ -76,7 +76,10 @@ lock_wait_seconds = 20
 
 [gates]
 probes = 10
-p95_budget_ms = 2000
+
+[perf.requests."GET /v1/market/{{symbol}}/book"]
+p95_ms = 2000
+p99_ms = 2000
 
 [notify]
 slack_webhook_env = "E2E_WEBHOOK"

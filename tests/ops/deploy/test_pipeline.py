@@ -156,6 +156,24 @@ def test_success_runs_every_step_in_order(
     assert "deploy succeeded in" in out
 
 
+def test_the_latency_gate_budget_is_the_books_p95_objective(
+    tmp_path: Path, served: list[str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    budgets: list[tuple[str, float]] = []
+
+    def latency(target: Target, path: str, probes: int, budget_ms: float) -> str:
+        budgets.append((path, budget_ms))
+        return "fast"
+
+    monkeypatch.setattr(gates, "latency", latency)
+    slower_book = {"requests": {pipeline.LATENCY_REQUEST: {"p95_ms": 300}}}
+    make_run(tmp_path, FakePlatform(), env=environment(tmp_path, perf=slower_book)).run()
+    assert budgets == [("/v1/market/AAPL/book", 300)]
+    assert "book p95 <= 300 ms over 20 probes" in capsys.readouterr().out
+    assert pipeline.latency_budget_ms(load_environment("local")) == 250
+
+
 def test_json_prints_only_the_record_on_stdout(
     tmp_path: Path, served: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
