@@ -2,6 +2,10 @@
 
 The service keeps its book in the database; this class is the same matching
 logic over plain lists, for simulations, benchmarks and property-based tests.
+Each side is kept sorted by :func:`~app.domain.matching.priority_key`, so both
+the orders an incoming order crosses (a prefix of the opposite side) and the
+place where a remainder rests are found by binary search: building a book of
+``n`` orders makes O(n log n) comparisons, not O(n²).
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.domain.enums import Side
-from app.domain.matching import IncomingOrder, MatchResult, RestingOrder, match, priority_key
+from app.domain.matching import (
+    IncomingOrder,
+    MatchResult,
+    RestingOrder,
+    crosses,
+    match,
+    priority_key,
+)
 
 
 @dataclass
@@ -28,16 +39,17 @@ class OrderBook:
     def submit(self, order: IncomingOrder) -> MatchResult:
         """Match ``order``, consume what it traded, and rest its remainder if it rests."""
         makers = self.side(order.side.opposite)
-        result = match(order, makers)
+        crossing = makers[: _crossing_count(order, makers)]
+        result = match(order, crossing)
         traded = {e.maker_order_id: e.qty for e in result.executions}
         kept: list[RestingOrder] = []
-        for maker in makers:
+        for maker in crossing:
             left = maker.remaining - traded.get(maker.order_id, Decimal(0))
             if left > 0:
                 kept.append(
                     RestingOrder(maker.order_id, maker.account_id, maker.side, maker.price, left)
                 )
-        makers[:] = kept
+        makers[: len(crossing)] = kept
         if result.rests:
             self._insert(
                 RestingOrder(
@@ -69,7 +81,16 @@ class OrderBook:
         return bid is not None and ask is not None and bid >= ask
 
     def _insert(self, order: RestingOrder) -> None:
-        orders = self.side(order.side)
-        keys = [priority_key(o.side, o.price, o.order_id) for o in orders]
-        position = bisect.bisect(keys, priority_key(order.side, order.price, order.order_id))
-        orders.insert(position, order)
+        bisect.insort(self.side(order.side), order, key=_priority)
+
+
+def _priority(order: RestingOrder) -> tuple[Decimal, int]:
+    return priority_key(order.side, order.price, order.order_id)
+
+
+def _crossing_count(order: IncomingOrder, makers: list[RestingOrder]) -> int:
+    """How many of ``makers`` (best first) ``order`` trades at: they form a prefix, since
+    whether a price crosses changes once along a side sorted by price."""
+    return bisect.bisect_left(
+        makers, True, key=lambda maker: not crosses(order.side, order.price_bound, maker.price)
+    )
