@@ -40,7 +40,7 @@ def tests(session: nox.Session) -> None:
     # The app is tested on every supported Python; the tooling (tests/ops), which
     # runs on the CI's Python, only on the default one.
     if session.python == DEFAULT_PYTHON:
-        install.install_locked(session, "test", "ops", "security", "perf")
+        install.install_locked(session, "test", "ops", "security", "perf", "bench")
         testing.pytest(session, "tests/unit", "tests/api", "tests/ops")
     else:
         install.install_locked(session, "test", "ops")
@@ -83,6 +83,26 @@ def perf(session: nox.Session) -> None:
     """Locust load test with thresholds; `-- --host URL` loads a deployed environment."""
     install.install_locked(session, "perf", "ops")
     session.run("python", "-m", "ops.perf", *session.posargs)
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["bench"], default=False)
+def bench(session: nox.Session) -> None:
+    """Micro-benchmarks (pytest-benchmark): medians against the base commit measured in
+    this job, as ratios (`-- --base REF`, `--max-regression N`, `--pairs K`)."""
+    install.install_locked(session, "test", "bench")
+    session.run(
+        "python", "-m", "ops.perf.bench", *session.posargs, success_codes=[DONE, INCONCLUSIVE]
+    )
+
+
+@nox.session(python=DEFAULT_PYTHON, tags=["bench"], default=False)
+def instructions(session: nox.Session) -> None:
+    """Instruction counts (callgrind) of the hot functions against benchmarks/instructions.json:
+    deterministic, so CI gates on them (`-- --update-baseline` rewrites it)."""
+    install.install_locked(session, "test", "bench")
+    session.run(
+        "python", "-m", "ops.perf.callgrind", *session.posargs, success_codes=[DONE, INCONCLUSIVE]
+    )
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "lint"])

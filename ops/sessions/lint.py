@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from ops.project import ROOT
 
-TYPECHECK_TARGETS = ("app", "ops", "tests", "noxfile.py", "tasks.py")
+TYPECHECK_TARGETS = ("app", "ops", "tests", "benchmarks", "noxfile.py", "tasks.py")
 WORKFLOWS = ROOT / ".github" / "workflows"
 SHELL_SCRIPTS = (".ci/run",)
 MONITORING = "deploy/monitoring"
