@@ -75,6 +75,10 @@ class Measurements:
     workers: int = 0  # locust worker processes (0: one standalone process)
     steps: list[Step] = field(default_factory=list)
     requests: dict[str, RequestFigures] = field(default_factory=dict)
+    # The server's /metrics text at the judged window's opening and close ("open",
+    # "close"), for the cross-check; or why it could not be read.
+    server_metrics: dict[str, str] = field(default_factory=dict)
+    server_metrics_problem: str = ""
 
     @property
     def achieved_ratio(self) -> float:

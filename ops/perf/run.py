@@ -1,131 +1,317 @@
-"""Load test with thresholds: ``python -m ops.perf [--host URL] [options]``.
+"""A load run judged against the SLOs: ``python -m ops.perf [--scenario NAME] [options]``.
 
-Without ``--host`` a seeded server is started on a free port
-(:func:`ops.live.server.seeded_server`) and the load logs in as a demo trader;
-with ``--host`` the credentials come from ``PERF_USER`` and ``PERF_PASSWORD``.
-Runs locust headless, writes CSV and HTML under reports/perf/, then fails --
-naming the threshold -- when the failure ratio or the p95 of all requests
-exceeds its limit. Exit status: 0 passed, 1 a threshold broken, 2 could not run.
+The story, top to bottom:
+
+1. the objectives: ``deploy/perf.toml``, an environment's ``[perf]`` over it
+   (``--env``), then this run's ``--rate``/``--duration``/``--warmup``/``--arrival``;
+2. the target: ``--host`` (or ``--env``'s public URL) -- or, by default, a server
+   started here in the production shape on a throwaway PostgreSQL database and Redis
+   (:mod:`ops.perf.target`), with the load generator on CPUs of its own;
+3. the accounts (:mod:`ops.perf.provision`) and the plan, written to a private
+   temporary directory (it holds passwords: never under ``reports/``);
+4. the open workload, run by locust (:mod:`ops.perf.generator`), which writes
+   ``measurements.json`` -- including the server's ``/metrics`` as the judged window
+   opened and closed, for the cross-check;
+5. the verdict (:mod:`ops.perf.verdict`) against the SLOs and a baseline
+   (``--baseline latest`` or a stored verdict), written to ``reports/perf/`` and kept
+   in the history (:mod:`ops.perf.baseline`).
+
+Exit status: 0 passed, 1 an objective broken, 2 could not run, 3 inconclusive or a
+smoke run (figures reported, no SLO verdict).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import platform
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from app.services.seed import DEMO_PASSWORD, DEMO_TRADER
 from ops.core import environ
-from ops.core.commands import find_executable, run
+from ops.core.console import Console
 from ops.core.exits import CannotRun, OpsError, one_line
-from ops.live.server import seeded_server
-from ops.project import REPORTS, ROOT
+from ops.core.processes import available_cpus
+from ops.environments import load_environment
+from ops.live.client import TradingClient
+from ops.perf import baseline, measurements, verdict
+from ops.perf.generator import MEASUREMENTS_VARIABLE, PLAN_VARIABLE, Generator, describe
+from ops.perf.generator import run as generate
+from ops.perf.placement import Placement, place, production_workers
+from ops.perf.provision import provision
+from ops.perf.scenarios import Plan, expected_requests, parameters, scenario_hash
+from ops.perf.server_metrics import CrossCheck
+from ops.perf.slo import Slo, merged, read_defaults, resolve
+from ops.perf.target import Backend, Target, local, remote
+from ops.project import REPORTS
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PERF_DIR = REPORTS / "perf"
-CREDENTIALS = ("PERF_USER", "PERF_PASSWORD")
+DEFAULT_SCENARIO = "trader-mix"
+# What a run leaves in its reports directory; an earlier run's are removed first, so
+# that nothing stale is ever judged or uploaded.
+OUTPUTS = ("measurements.json", verdict.JSON_NAME, verdict.MARKDOWN_NAME, "report.html",
+           "locust*.csv", "locust*.log", "server*.log")  # fmt: skip
+# locust's --run-time is a ceiling: each process ends its schedule (warm-up and judged
+# window) and the run stops then; this allows for the log-ins and the drain.
+RUN_TIME_ALLOWANCE_SECONDS = 60
+REMOTE_CROSS_CHECK = (
+    "a deployed environment answers /metrics for one replica behind its load balancer "
+    "(--cross-check compares anyway)"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
-    """The aggregated row of locust's statistics."""
+@dataclass(frozen=True)
+class Options:
+    """What one run was asked to do."""
 
-    requests: int
-    failures: int
-    p95_ms: float
-
-    @property
-    def failure_ratio(self) -> float:
-        """Failed requests over all requests."""
-        return self.failures / self.requests if self.requests else 1.0
-
-
-def read_totals(stats_csv: Path) -> Totals:
-    """The ``Aggregated`` row of ``<prefix>_stats.csv``."""
-    with stats_csv.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("Name") == "Aggregated":
-                # locust writes N/A for a percentile of nothing that succeeded
-                p95 = 0.0 if row["95%"] == "N/A" else float(row["95%"])
-                return Totals(int(row["Request Count"]), int(row["Failure Count"]), p95)
-    raise ValueError(f"{stats_csv}: no Aggregated row")
+    scenario: str
+    env_name: str
+    host: str
+    overrides: Mapping[str, Any]
+    generator: Generator
+    server_workers: int
+    backend: Backend
+    baseline: str
+    seed: int
+    reports: Path
+    history: Path
+    slo_file: Path | None
+    store: bool
+    cross_check: bool | None  # None: local runs compare, deployed ones do not
 
 
-def violations(totals: Totals, max_failure_ratio: float, max_p95_ms: float) -> list[str]:
-    """Every threshold the run broke, one line each."""
-    problems = []
-    if totals.requests == 0:
-        problems.append("no requests were made")
-    if totals.failure_ratio > max_failure_ratio:
-        problems.append(
-            f"failure ratio {totals.failure_ratio:.2%} exceeds {max_failure_ratio:.2%} "
-            f"({totals.failures} of {totals.requests})"
-        )
-    if totals.p95_ms > max_p95_ms:
-        problems.append(f"p95 {totals.p95_ms:g} ms exceeds {max_p95_ms:g} ms")
-    return problems
-
-
-def locust_command(host: str, args: argparse.Namespace) -> list[str]:
-    """The headless locust invocation."""
-    prefix = PERF_DIR / "locust"
-    return [
-        find_executable("locust", hint="install the perf dependency group"),
-        "-f", str(LOCUSTFILE), "--headless",
-        "--host", host, "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
-        "--run-time", args.run_time, "--csv", str(prefix), "--html", str(PERF_DIR / "report.html"),
-        "--only-summary", "--stop-timeout", "5",
-    ]  # fmt: skip
-
-
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
     parser = argparse.ArgumentParser(prog="python -m ops.perf", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", help="base URL to load (default: start a seeded local server)")
-    parser.add_argument("--users", type=int, default=10)
-    parser.add_argument("--spawn-rate", type=float, default=10)
-    parser.add_argument("--run-time", default="15s")
-    parser.add_argument("--max-failure-ratio", type=float, default=0.01)
-    parser.add_argument("--max-p95-ms", type=float, default=500)
+    add = parser.add_argument
+    add("--scenario", default=DEFAULT_SCENARIO, help="a [scenarios.NAME] of deploy/perf.toml")
+    add("--env", default="", help="an environment: its [perf] objectives and its public URL")
+    add("--host", default="", help="the base URL to load (default: a local server)")
+    add("--rate", type=float, help="requests/s offered (over [run] rate)")
+    add("--duration", type=float, help="seconds judged, after the warm-up")
+    add("--warmup", type=float, help="seconds run before the judged window")
+    add("--arrival", choices=("poisson", "constant"))
+    add("--workers", type=int, default=0, help="locust worker processes (0: one standalone)")
+    add("--master-host", default="", help="join the locust master on this host: workers only")
+    add("--total-workers", type=int, default=0,
+        help="workers across every host (several generator hosts: the same on each)")  # fmt: skip
+    add("--server-workers", type=int, default=0, help="default: the image's count")
+    add("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    add("--baseline", default="", help="'latest' (of the history) or a stored verdict.json")
+    add("--seed", type=int, default=None, help="the schedule's seed (default: random, reported)")
+    add("--slo", type=Path, help="a TOML file of objectives over deploy/perf.toml (and --env's)")
+    add("--reports", type=Path, default=PERF_DIR)
+    add("--history", type=Path, default=baseline.HISTORY, help="where verdicts are kept")
+    add("--no-store", action="store_true", help="do not keep the verdict in the history")
+    add("--cross-check", action=argparse.BooleanOptionalAction, default=None,
+        help="compare with the server's /metrics (default: for a local server only)")  # fmt: skip
+    add("--json", action="store_true", help="print the verdict as JSON on stdout")
     return parser
 
 
-def load(host: str, args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    """Load ``host`` as the user ``env`` names, then judge the totals; the exit status."""
-    missing = [name for name in CREDENTIALS if not env.get(name)]
-    if missing:
-        raise CannotRun(f"{missing[0]}: required to log in to {host}")
-    PERF_DIR.mkdir(parents=True, exist_ok=True)
-    stats = PERF_DIR / "locust_stats.csv"
-    stats.unlink(missing_ok=True)  # never judge an earlier run's figures
-    # The locustfile imports the API client from this checkout.
-    settings = {"PYTHONPATH": str(ROOT), **{name: env[name] for name in CREDENTIALS}}
-    child = environ.child_env(env, settings, keep=("HOME",))
-    done = run(locust_command(host, args), env=child, show_output=True)
-    if not stats.exists():
-        raise CannotRun(f"locust wrote no statistics (exit {done.code})")
-    totals = read_totals(stats)
-    problems = violations(totals, args.max_failure_ratio, args.max_p95_ms)
-    print(
-        f"{totals.requests} requests, {totals.failure_ratio:.2%} failed, p95 {totals.p95_ms:g} ms"
-    )
-    for problem in problems:
-        print(f"threshold broken: {problem}", file=sys.stderr)
-    return 1 if problems else 0
+def options(args: argparse.Namespace) -> Options:
+    """The parsed command line, checked; CannotRun naming the first thing wrong."""
+    if args.workers < 0 or args.server_workers < 0:
+        raise CannotRun("--workers and --server-workers must not be negative")
+    if args.master_host and not args.workers:
+        raise CannotRun("--master-host needs --workers N: the workers that join it")
+    if args.total_workers and args.total_workers < args.workers:
+        raise CannotRun("--total-workers counts every host's workers: at least --workers")
+    given = {"rate": args.rate, "duration_seconds": args.duration,
+             "warmup_seconds": args.warmup, "arrival": args.arrival}  # fmt: skip
+    run = {key: value for key, value in given.items() if value is not None}
+    return Options(
+        scenario=args.scenario, env_name=args.env, host=args.host.rstrip("/"),
+        overrides={"run": run} if run else {},
+        generator=Generator(args.workers, args.master_host, total_workers=args.total_workers),
+        server_workers=args.server_workers, backend=args.backend, baseline=args.baseline,
+        seed=secrets.randbelow(2**31) if args.seed is None else args.seed,
+        reports=args.reports, history=args.history, slo_file=args.slo, store=not args.no_store,
+        cross_check=args.cross_check,
+    )  # fmt: skip
+
+
+def objectives(opts: Options) -> Slo:
+    """The SLOs of this run: defaults, the environment's ``[perf]``, ``--slo``, then the
+    command line's run settings."""
+    layers = [load_environment(opts.env_name).perf if opts.env_name else {}]
+    if opts.slo_file is not None:
+        layers.append(read_defaults(opts.slo_file))
+    layers.append(dict(opts.overrides))
+    combined: dict[str, Any] = {}
+    for layer in layers:
+        combined = merged(combined, layer)
+    named = [f"{opts.env_name}.toml [perf]" if opts.env_name else "",
+             opts.slo_file.name if opts.slo_file else "", "the command line"]  # fmt: skip
+    slo = resolve(combined, where=" with ".join(name for name in named if name))
+    parameters(opts.scenario, slo)  # an unknown or invalid scenario fails here, not in locust
+    return slo
+
+
+def target_url(opts: Options) -> str:
+    """The URL under load: ``--host``, else the environment's public URL, else none
+    (a local server)."""
+    if opts.host:
+        return opts.host
+    if opts.env_name:
+        return load_environment(opts.env_name).public_url.rstrip("/")
+    return ""
+
+
+def clear_outputs(reports: Path) -> None:
+    """Remove what an earlier run left in ``reports`` (only the files a run writes)."""
+    for pattern in OUTPUTS:
+        for path in reports.glob(pattern):
+            path.unlink()
+
+
+@contextmanager
+def private_directory() -> Iterator[Path]:
+    """A directory only this user can read (the plan holds the accounts' passwords)."""
+    directory = Path(tempfile.mkdtemp(prefix="trading-perf-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def the_target(opts: Options, env: Mapping[str, str], placement: Placement) -> Iterator[Target]:
+    """The deployed URL, or a local production-shaped server for the run's length."""
+    url = target_url(opts)
+    if url:
+        yield remote(url)
+        return
+    workers = opts.server_workers or production_workers()
+    with local(env, placement, workers=workers, backend=opts.backend, log_dir=opts.reports) as t:
+        yield t
+
+
+def app_version(url: str) -> str:
+    """The version the target says it runs (``unknown`` when it does not say)."""
+    with TradingClient(url) as client:
+        try:
+            data = client.json("GET", "/version")
+        except OpsError:
+            return "unknown"
+    version, sha = str(data.get("version", "unknown")), str(data.get("git_sha") or "")
+    return f"{version}+{sha[:12]}" if sha and sha != "unknown" else version
+
+
+def machine() -> str:
+    """This machine in one line (figures carry it)."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = " " + line.partition(":")[2].strip()
+                break
+    return (f"{platform.system()} {platform.machine()}, {len(available_cpus())} CPUs{model}, "
+            f"Python {platform.python_version()}")  # fmt: skip
+
+
+def compares(opts: Options, target: Target) -> bool:
+    """Whether the server's /metrics are read and compared: by default for a local
+    server only."""
+    return target.local if opts.cross_check is None else opts.cross_check
+
+
+def cross_check(opts: Options, target: Target, measured: measurements.Measurements) -> CrossCheck:
+    """The server's own counts and latencies against the generator's, where they can be."""
+    if not compares(opts, target):
+        return CrossCheck.unavailable(REMOTE_CROSS_CHECK)
+    return CrossCheck.of(measured)
+
+
+def load(opts: Options, env: Mapping[str, str], console: Console) -> verdict.Verdict | None:
+    """Run the load and judge it; the verdict, written to ``opts.reports`` (None for
+    workers joining a master elsewhere: the master judges)."""
+    slo = objectives(opts)
+    identity = scenario_hash(opts.scenario, slo)
+    chosen = baseline.choose(opts.baseline, opts.scenario, identity, opts.history)
+    opts.reports.mkdir(parents=True, exist_ok=True)
+    clear_outputs(opts.reports)
+    placement = place(available_cpus()) if not target_url(opts) else Placement((), ())
+    generator = replace(opts.generator, cpus=placement.generator)
+    started = datetime.now(UTC)
+    console.say(f"perf: {opts.scenario} at {slo.run.rate:g} req/s ({slo.run.arrival}), "
+                f"{slo.run.warmup_seconds:g} s warm-up, {slo.run.duration_seconds:g} s judged, "
+                f"seed {opts.seed}")  # fmt: skip
+    with the_target(opts, env, placement) as target:
+        console.say(f"perf: target {target.url} ({target.shape})")
+        console.say(f"perf: {describe(generator, generator.cpus)}")
+        measured = generate_load(opts, slo, identity, target, generator, env)
+        if measured is None:
+            console.say(f"perf: workers done; the master at {generator.master_host} judges")
+            return None
+        context = verdict.RunContext(
+            app_version=app_version(target.url), scenario=opts.scenario,
+            host=f"{target.url} ({target.shape})", smoke=bool(target.smoke_reason),
+            smoke_reason=target.smoke_reason, started_at=started, machine=machine(),
+            expected_requests=expected_requests(opts.scenario, slo),
+        )  # fmt: skip
+        judged = verdict.judge(measured, slo, context, chosen, cross_check(opts, target, measured))
+    verdict.write_reports(judged, opts.reports)
+    if opts.store:
+        console.say(f"perf: kept in the history as {baseline.store(judged, opts.history)}")
+    return judged
+
+
+def generate_load(
+    opts: Options,
+    slo: Slo,
+    identity: str,
+    target: Target,
+    generator: Generator,
+    env: Mapping[str, str],
+) -> measurements.Measurements | None:
+    """Provision the accounts, hand locust the plan, run it; what it measured (None when
+    only workers ran here)."""
+    provisioned = provision(target.url, opts.scenario, slo, env, local=target.local)
+    plan = Plan(
+        opts.scenario, slo, provisioned.accounts, opts.seed, generator.processes, identity,
+        provisioned.market, scrape_metrics=compares(opts, target),
+    )  # fmt: skip
+    output = opts.reports / "measurements.json"
+    run_seconds = slo.run.warmup_seconds + slo.run.duration_seconds + RUN_TIME_ALLOWANCE_SECONDS
+    with private_directory() as private:
+        plan.write(private / "plan.json")
+        variables = {PLAN_VARIABLE: str(private / "plan.json"), MEASUREMENTS_VARIABLE: str(output)}
+        generate(generator, target.url, run_seconds, opts.reports, variables, env)
+    return None if generator.master_host else measurements.read(output)
+
+
+def report(judged: verdict.Verdict, console: Console) -> None:
+    """The verdict for people (a table per request) and for the job summary."""
+    text = verdict.markdown(judged)
+    console.say(text)
+    console.summary(text)
+    console.result(judged.to_dict())
+    line = f"perf: {judged.status}: {judged.reason}"
+    if judged.exit_code:
+        console.warn(line)
+    else:
+        console.say(line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the load test against ``--host`` or a fresh local server."""
-    args = _parser().parse_args(argv)
+    """Run, judge, report; the exit status of the verdict (2: could not run)."""
+    args = parser().parse_args(argv)
     env = environ.current()
+    console = Console(as_json=args.json, env=env)
     try:
-        if args.host:
-            return load(args.host, args, env)
-        demo = {"PERF_USER": DEMO_TRADER, "PERF_PASSWORD": DEMO_PASSWORD}
-        with seeded_server(env) as server:
-            return load(server.url, args, {**env, **demo})
+        judged = load(options(args), env, console)
     except OpsError as error:
-        print(f"perf: {one_line(error)}", file=sys.stderr)
+        console.warn(f"perf: {one_line(error)}")
         return error.exit_code
+    if judged is None:
+        return 0
+    report(judged, console)
+    return judged.exit_code

@@ -36,6 +36,8 @@ METRICS_PATH = "/metrics"
 TOLERANCE_RATIO = 0.05
 TOLERANCE_REQUESTS = 10
 SCRAPE_TIMEOUT_SECONDS = 10.0
+# Made before the judged window opens (each account logs in once): not between the scrapes.
+SET_UP_REQUESTS = frozenset({"POST /v1/auth/token"})
 
 Bucket = tuple[float, float]  # (lower, upper] in milliseconds; upper may be infinite
 
@@ -131,6 +133,20 @@ class CrossCheck:
         """No cross-check: the verdict notes why."""
         return cls({}, {}, problem)
 
+    @classmethod
+    def of(cls, measurements: Measurements) -> CrossCheck:
+        """The scrapes the load generator took as the judged window opened and closed."""
+        pages = measurements.server_metrics
+        if measurements.server_metrics_problem:
+            return cls.unavailable(measurements.server_metrics_problem)
+        missing = [moment for moment in ("open", "close") if moment not in pages]
+        if missing:
+            return cls.unavailable(f"no /metrics scrape at the window's {missing[0]}")
+        try:
+            return cls(parse(pages["open"]), parse(pages["close"]))
+        except MetricsUnavailable as error:
+            return cls.unavailable(str(error))
+
     def served(self) -> dict[str, ServerHistogram]:
         """What the server recorded between the scrapes, by request name."""
         return {name: now.minus(self.before.get(name)) for name, now in self.after.items()}
@@ -147,6 +163,8 @@ class CrossCheck:
             return Comparison(notes=[note], summary={"note": note})
         rules, notes, rows = [], [], {}
         for name, figures in sorted(measurements.requests.items()):
+            if name in SET_UP_REQUESTS:
+                continue
             server = served.get(name)
             rules.append(count_rule(name, round(server.count) if server else 0, figures.count))
             service_p99 = figures.service_histogram().percentile_ms(99)

@@ -199,3 +199,29 @@ def test_buckets_that_changed_between_the_scrapes_are_noted_not_compared() -> No
         "the server's metrics were not compared: "
         "http_request_duration_seconds: the buckets changed between the scrapes"
     ]
+
+
+def test_the_generators_own_scrapes_make_the_cross_check_and_log_ins_are_left_out() -> None:
+    before = PAGE.replace(" 100.0", " 40.0").replace(" 99.0", " 39.0").replace(" 97.0", " 37.0")
+    before = before.replace(" 90.0", " 30.0")
+    run = measure(request("GET /v1/fills", count=60), request("POST /v1/auth/token", count=16),
+                  server_metrics={"open": before, "close": PAGE})  # fmt: skip
+    comparison = CrossCheck.of(run).compare(run)
+    assert [(rule.subject, rule.ok) for rule in comparison.rules] == [("GET /v1/fills", True)]
+
+
+@pytest.mark.parametrize(
+    ("pages", "problem", "note"),
+    [
+        ({"open": PAGE}, "", "no /metrics scrape at the window's close"),
+        ({}, "GET /metrics (open): 403: forbidden", "GET /metrics (open): 403: forbidden"),
+        ({"open": "{not prometheus", "close": PAGE}, "", "/metrics is not Prometheus text"),
+    ],
+)
+def test_without_both_scrapes_there_is_no_cross_check_and_the_verdict_says_why(
+    pages: dict[str, str], problem: str, note: str
+) -> None:
+    run = measure(request(QUOTE), server_metrics=pages, server_metrics_problem=problem)
+    comparison = CrossCheck.of(run).compare(run)
+    assert comparison.rules == []
+    assert comparison.notes[0].startswith(f"the server's metrics were not compared: {note}")
