@@ -49,9 +49,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)
 def integration(session: nox.Session) -> None:
-    """PostgreSQL and Redis tests, and the API suite again on PostgreSQL."""
-    install.install_locked(session, "test", "ops")
-    testing.pytest(session, "tests/integration", "tests/api", env={"TEST_BACKEND": "postgresql"})
+    """PostgreSQL and Redis tests, the API suite again on PostgreSQL, and the load runner
+    end to end against a production-shaped server."""
+    install.install_locked(session, "test", "ops", "perf")
+    testing.pytest(
+        session, "tests/integration", "tests/api", "tests/e2e/perf",
+        env={"TEST_BACKEND": "postgresql"},
+    )  # fmt: skip
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["services"], default=False)
@@ -80,7 +84,8 @@ def image(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, tags=["perf"], default=False)
 def perf(session: nox.Session) -> None:
-    """Locust load test with thresholds; `-- --host URL` loads a deployed environment."""
+    """A load run judged against the SLOs (deploy/perf.toml): a local production-shaped
+    server by default, `-- --env staging` a deployed one; `-- --help` for the options."""
     install.install_locked(session, "perf", "ops")
     session.run("python", "-m", "ops.perf", *session.posargs)
 
