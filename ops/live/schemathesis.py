@@ -2,9 +2,12 @@
 
 Starts the app on a free port (embedded SQLite, migrated and seeded, in a
 temporary directory), logs in the demo admin with cash and holdings, and runs
-the schemathesis CLI with every check against ``/openapi.json``. Arguments are
-passed on to schemathesis; the exit status is schemathesis' own (0 passed, 1 a
-check failed), or 2 when the server or the tool cannot be started.
+the schemathesis CLI with every check against ``/openapi.json``. The rate limits are
+lifted, so that every example reaches its operation -- or, with ``--default-limits``
+(a second pass), left as the app ships them, so that the answers a limiter gives (429,
+``Retry-After``) are checked against the schema too. Other arguments are passed on to
+schemathesis; the exit status is schemathesis' own (0 passed, 1 a check failed), or 2
+when the server or the tool cannot be started.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from app.settings import Settings
 from ops.core import environ
 from ops.core.commands import find_executable, run
 from ops.core.exits import OpsError, one_line
@@ -19,12 +23,22 @@ from ops.live.server import funded_admin, seeded_server
 from ops.project import REPORTS, ROOT
 
 DEFAULT_EXAMPLES = "30"
-REPORT_DIR = REPORTS / "api"
 HINT = "install the test dependency group"
+DEFAULT_LIMITS = "--default-limits"
 
 
-def schemathesis_command(base_url: str, token: str, extra: Sequence[str]) -> list[str]:
-    """The schemathesis CLI invocation: every check, reports under reports/api."""
+def default_limits() -> dict[str, str]:
+    """The limiter's settings as the app ships them (over the fuzzer's lifted ones)."""
+    fields = Settings.model_fields
+    return {name.upper(): str(fields[name].default)
+            for name in ("rate_limit_enabled", "rate_limit_per_ip", "rate_limit_per_user",
+                         "rate_limit_window_seconds")}  # fmt: skip
+
+
+def schemathesis_command(
+    base_url: str, token: str, extra: Sequence[str], name: str = "api"
+) -> list[str]:
+    """The schemathesis CLI invocation: every check, reports under reports/``name``."""
     return [
         find_executable("schemathesis", hint=HINT), "run", f"{base_url}/openapi.json",
         "--checks", "all",
@@ -32,8 +46,8 @@ def schemathesis_command(base_url: str, token: str, extra: Sequence[str]) -> lis
         "--max-examples", DEFAULT_EXAMPLES,
         "--generation-database", "none",
         "--report", "junit",
-        "--report-junit-path", str(REPORTS / "junit" / "api.xml"),
-        "--report-dir", str(REPORT_DIR),
+        "--report-junit-path", str(REPORTS / "junit" / f"{name}.xml"),
+        "--report-dir", str(REPORTS / name),
         "--no-color",
         *extra,
     ]  # fmt: skip
@@ -42,11 +56,18 @@ def schemathesis_command(base_url: str, token: str, extra: Sequence[str]) -> lis
 def main(argv: Sequence[str] | None = None) -> int:
     """Fuzz a live server; returns schemathesis' exit status."""
     extra = list(sys.argv[1:] if argv is None else argv)
+    limited = DEFAULT_LIMITS in extra
+    extra = [arg for arg in extra if arg != DEFAULT_LIMITS]
+    name = "api-default-limits" if limited else "api"
+    settings = default_limits() if limited else None
     env = environ.current()
     try:
-        with seeded_server(env, log_dir=REPORT_DIR) as server, funded_admin(server.url) as admin:
+        with (
+            seeded_server(env, settings, log_dir=REPORTS / name) as server,
+            funded_admin(server.url) as admin,
+        ):
             assert admin.token is not None
-            command = schemathesis_command(server.url, admin.token, extra)
+            command = schemathesis_command(server.url, admin.token, extra, name)
             done = run(command, env=environ.child_env(env), cwd=ROOT, show_output=True)
             return done.code
     except OpsError as error:

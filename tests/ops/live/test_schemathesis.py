@@ -29,3 +29,14 @@ def test_command_runs_every_check_with_the_token() -> None:
     assert command[command.index("--checks") + 1] == "all"
     assert "Authorization: Bearer tok" in command
     assert command[-2:] == ["--seed", "1"]
+
+
+def test_the_second_pass_keeps_the_limits_the_app_ships_and_reports_apart() -> None:
+    assert schemathesis.default_limits() == {
+        "RATE_LIMIT_ENABLED": "True", "RATE_LIMIT_PER_IP": "600", "RATE_LIMIT_PER_USER": "300",
+        "RATE_LIMIT_WINDOW_SECONDS": "60",
+    }  # fmt: skip
+    command = schemathesis.schemathesis_command("http://h", "tok", [], "api-default-limits")
+    assert command[command.index("--report-dir") + 1].endswith("reports/api-default-limits")
+    assert command[command.index("--report-junit-path") + 1].endswith("api-default-limits.xml")
+
