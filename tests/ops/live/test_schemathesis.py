@@ -39,4 +39,3 @@ def test_the_second_pass_keeps_the_limits_the_app_ships_and_reports_apart() -> N
     command = schemathesis.schemathesis_command("http://h", "tok", [], "api-default-limits")
     assert command[command.index("--report-dir") + 1].endswith("reports/api-default-limits")
     assert command[command.index("--report-junit-path") + 1].endswith("api-default-limits.xml")
-
