@@ -43,6 +43,10 @@ EXIT_CODES: dict[Status, int] = {
     "passed": DONE, "failed": CHECK_FAILED, "inconclusive": INCONCLUSIVE, "smoke": INCONCLUSIVE,
 }  # fmt: skip
 SATURATED = "load generator saturated: "
+# The generator itself was late or short of CPU: every latency it measured carries its own
+# delay, so even a broken objective says nothing about the server. (Arrivals dropped at the
+# in-flight cap, by contrast, are what a slow server causes.)
+GENERATOR_BOUND = frozenset({"schedule lag p99", "cpu warnings"})
 JSON_NAME = "verdict.json"
 MARKDOWN_NAME = "verdict.md"
 
@@ -258,6 +262,10 @@ def decide(rules: Sequence[Rule], context: RunContext) -> tuple[Status, str]:
         worst = failing or unsure
         would = f"; first broken rule: {worst[0].detail}" if worst else ""
         return "smoke", f"smoke run, not an SLO verdict: {context.smoke_reason}{would}"
+    own = [rule for rule in unsure if rule.kind == "saturation" and rule.name in GENERATOR_BOUND]
+    if failing and own:
+        return "inconclusive", (f"{own[0].detail}: the broken objectives may be the generator's "
+                                f"own delay (first: {failing[0].detail})")  # fmt: skip
     if failing:
         more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
         return "failed", failing[0].detail + more

@@ -147,6 +147,16 @@ def test_a_failed_rule_outweighs_a_saturated_generator() -> None:
     assert [rule.kind for rule in verdict.broken()] == ["slo", "saturation"]
 
 
+def test_a_generator_late_on_its_own_schedule_makes_even_a_broken_objective_inconclusive() -> None:
+    verdict = verdict_of(
+        request(ORDERS, slow=20, slow_ms=400), schedule_lag=histogram((2000, 120.0))
+    )
+    assert (verdict.status, verdict.exit_code) == ("inconclusive", INCONCLUSIVE)
+    assert verdict.reason.startswith("load generator saturated: schedule lag p99 120.1 ms > 50 ms: "
+                                     "the broken objectives may be the generator's own delay "
+                                     f"(first: {ORDERS} p99 ")  # fmt: skip
+
+
 def test_an_aborted_run_fails_naming_why() -> None:
     why = "error ratio 100% over 5 s after the grace period"
     verdict = verdict_of(request(ORDERS), aborted=why)
