@@ -37,7 +37,7 @@ from typing import Any
 from ops.core import environ
 from ops.core.console import Console
 from ops.core.exits import CannotRun, OpsError, one_line
-from ops.core.processes import available_cpus
+from ops.core.processes import available_cpus, log_tail
 from ops.environments import load_environment
 from ops.live.client import TradingClient
 from ops.perf import baseline, measurements, verdict
@@ -285,7 +285,17 @@ def generate_load(
         plan.write(private / "plan.json")
         variables = {PLAN_VARIABLE: str(private / "plan.json"), MEASUREMENTS_VARIABLE: str(output)}
         generate(generator, target.url, run_seconds, opts.reports, variables, env)
-    return None if generator.master_host else measurements.read(output)
+    if generator.master_host:
+        return None
+    if not output.exists():
+        raise CannotRun(f"locust wrote no measurements: {last_lines(opts.reports / 'locust.log')}")
+    return measurements.read(output)
+
+
+def last_lines(log: Path) -> str:
+    """The last lines of a log that say something, on one line."""
+    lines = [line.strip() for line in log_tail(log, 40).splitlines() if line.strip()]
+    return " / ".join(lines[-2:]) or f"nothing in {log}"
 
 
 def report(judged: verdict.Verdict, console: Console) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from ops.core.exits import CHECK_FAILED, DONE, INCONCLUSIVE
+from ops.perf import generator
 from ops.perf import run as perf
 from ops.perf.scenarios import Plan
 
@@ -113,3 +114,19 @@ def test_a_stale_verdict_is_never_left_behind_when_a_run_cannot_start(tmp_path: 
     assert code == 2
     assert not (reports / "verdict.json").exists()
     assert (reports / "keep.txt").exists()
+
+
+def test_a_locustfile_that_cannot_import_cannot_run_and_leaves_no_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "locustfile.py"
+    broken.write_text("import a_module_that_does_not_exist\n")
+    monkeypatch.setattr(generator, "LOCUSTFILE", broken)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "verdict.json").write_text('{"status": "passed"}')
+    code, verdict = run(tmp_path, "--backend", "sqlite", "--no-store")
+    assert (code, verdict) == (2, {})
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("perf: locust wrote no measurements: "), line
+    assert "No module named 'a_module_that_does_not_exist'" in line
