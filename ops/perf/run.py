@@ -154,6 +154,16 @@ def objectives(opts: Options) -> Slo:
     return slo
 
 
+def offered(scenario: str, slo: Slo) -> str:
+    """The offered rate in words: constant, or where a stepped one starts and ends."""
+    rate = parameters(scenario, slo).rate(slo.run)
+    if not rate.stepped:
+        return f"{rate.start:g} req/s"
+    last = rate.at(max(slo.run.duration_seconds - rate.step_seconds, 0))
+    return (f"{rate.start:g} req/s, +{rate.step:g} every {rate.step_seconds:g} s "
+            f"up to {last:g}")  # fmt: skip
+
+
 def target_url(opts: Options) -> str:
     """The URL under load: ``--host``, else the environment's public URL, else none
     (a local server)."""
@@ -241,7 +251,7 @@ def load(opts: Options, env: Mapping[str, str], console: Console) -> verdict.Ver
     placement = place(available_cpus()) if not target_url(opts) else Placement((), ())
     generator = replace(opts.generator, cpus=placement.generator)
     started = datetime.now(UTC)
-    console.say(f"perf: {opts.scenario} at {slo.run.rate:g} req/s ({slo.run.arrival}), "
+    console.say(f"perf: {opts.scenario} at {offered(opts.scenario, slo)} ({slo.run.arrival}), "
                 f"{slo.run.warmup_seconds:g} s warm-up, {slo.run.duration_seconds:g} s judged, "
                 f"seed {opts.seed}")  # fmt: skip
     with the_target(opts, env, placement) as target:

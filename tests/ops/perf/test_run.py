@@ -102,3 +102,9 @@ def test_the_machine_line_names_the_cpus_and_python() -> None:
     line = perf.machine()
     assert " CPUs" in line
     assert "Python 3." in line
+
+
+def test_the_offered_rate_is_said_as_the_scenario_offers_it() -> None:
+    assert perf.offered("trader-mix", perf.objectives(options("--rate", "30"))) == "30 req/s"
+    stepped = perf.objectives(options("--duration", "60"))
+    assert perf.offered("hot-symbol", stepped) == "20 req/s, +20 every 10 s up to 120"
