@@ -51,7 +51,10 @@ def files(cwd: Path, *options: str) -> list[str]:
     return sorted({name for name in listed.split("\0") if name})
 
 
-def annotated_tag(name: str, message: str, cwd: Path) -> str:
-    """Create the annotated tag ``name`` on HEAD; returns the name."""
-    git("tag", "-a", name, "-m", message, cwd=cwd)
+def annotated_tag(name: str, message: str, cwd: Path, tagger: tuple[str, str]) -> str:
+    """Create the annotated tag ``name`` on HEAD as ``tagger`` (name, email) -- given
+    explicitly: CI runners have no git identity of their own. Returns the name."""
+    who, email = tagger
+    git("-c", f"user.name={who}", "-c", f"user.email={email}",
+        "tag", "-a", name, "-m", message, cwd=cwd)  # fmt: skip
     return name

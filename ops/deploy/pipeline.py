@@ -398,11 +398,15 @@ class DeployRun:
         self.console.result(record.to_dict())
 
 
+TAGGER_EMAIL = "deploy@invalid"  # a reserved domain: the tagger is named, never mailed
+
+
 def git_tag(record: DeployRecord) -> str:
-    """Tag the deployed commit (``deploy/<env>/<id>``); returns the tag or why not."""
+    """Tag the deployed commit (``deploy/<env>/<id>``) with the deployer as its tagger;
+    returns the tag or why not (CD pushes the tag, and fails when there is none)."""
     tag = f"deploy/{record.environment}/{record.id}"
     message = f"{record.action} {record.version} to {record.environment} by {record.who}"
     try:
-        return annotated_tag(tag, message, cwd=ROOT)
+        return annotated_tag(tag, message, cwd=ROOT, tagger=(record.who or "deploy", TAGGER_EMAIL))
     except CommandError as error:
         return f"not tagged: {error}"

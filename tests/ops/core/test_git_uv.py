@@ -34,7 +34,7 @@ def test_commit_changes_files_and_tags(repo: Path) -> None:
     assert git.has_changes(repo), "a changed tracked file counts, an untracked one does not"
     assert git.files(repo) == ["a.txt"]
     assert git.files(repo, "--others", "--exclude-standard") == ["untracked.txt"]
-    assert git.annotated_tag("deploy/x/1", "why", repo) == "deploy/x/1"
+    assert git.annotated_tag("deploy/x/1", "why", repo, ("ana", "a@invalid")) == "deploy/x/1"
     assert git.git("tag", "--list", cwd=repo).stdout.split() == ["deploy/x/1"]
     assert git.is_checkout(repo)
 

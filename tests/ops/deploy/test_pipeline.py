@@ -11,6 +11,7 @@ import pytest
 from app.services.seed import DEMO_PASSWORD
 from ops.core.console import Console
 from ops.core.exits import CANNOT_RUN, CHECK_FAILED, CannotRun
+from ops.core.git import git
 from ops.deploy import gates, pipeline, views
 from ops.deploy.context import DeployContext
 from ops.deploy.gates import GateFailed, Target
@@ -390,7 +391,32 @@ def test_a_tag_that_cannot_be_made_says_why(
 ) -> None:
     monkeypatch.setattr(pipeline, "ROOT", tmp_path)
     record = DeployRecord("1", "deploy", "production", "v2", None, "ana", "t")
-    assert pipeline.git_tag(record).startswith("not tagged: git tag -a failed (exit 128)")
+    assert pipeline.git_tag(record).startswith("not tagged: git -c user.name=ana")
+
+
+def test_the_tag_names_the_deployer_without_any_git_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a CI runner: no user.name or user.email anywhere git looks.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git("init", "-q", cwd=repo)
+    git("-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "c",
+        cwd=repo)  # fmt: skip
+    monkeypatch.setattr(pipeline, "ROOT", repo)
+    record = DeployRecord("7", "deploy", "production", "v2", None, "ana", "t")
+    assert pipeline.git_tag(record) == "deploy/production/7"
+    tagger = git("tag", "-l", "--format=%(taggername) %(taggeremail)", cwd=repo).stdout.strip()
+    assert tagger == "ana <deploy@invalid>"
 
 
 def test_the_step_list_is_the_documented_one() -> None:
