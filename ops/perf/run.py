@@ -43,6 +43,7 @@ from ops.live.client import TradingClient
 from ops.perf import baseline, measurements, verdict
 from ops.perf.generator import MEASUREMENTS_VARIABLE, PLAN_VARIABLE, Generator, describe
 from ops.perf.generator import run as generate
+from ops.perf.limits import Limits, check_fits
 from ops.perf.placement import Placement, place, production_workers
 from ops.perf.provision import provision
 from ops.perf.scenarios import Plan, expected_requests, parameters, scenario_hash
@@ -285,6 +286,10 @@ def generate_load(
     """Provision the accounts, hand locust the plan, run it; what it measured (None when
     only workers ran here)."""
     provisioned = provision(target.url, opts.scenario, slo, env, local=target.local)
+    if opts.env_name and not target.local:
+        # One generator address: with several hosts the check is on the safe side.
+        limits = Limits.of(load_environment(opts.env_name).app)
+        check_fits(slo, len(provisioned.accounts), 1, limits, f"{opts.env_name}'s rate limits")
     plan = Plan(
         opts.scenario, slo, provisioned.accounts, opts.seed, generator.processes, identity,
         provisioned.market, scrape_metrics=compares(opts, target),
