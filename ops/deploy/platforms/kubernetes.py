@@ -1,39 +1,57 @@
 """The ``kubernetes`` platform: kubectl against the manifests under deploy/kubernetes.
 
-What the platform steps of the pipeline do here (each command is unit-tested; a
-real run needs docker logged in to the registry, kubectl with a context that has
-rights in the namespace, and the ``trading-api`` Secret holding DATABASE_URL,
-REDIS_URL and JWT_SECRET_KEY):
+The environment's overlay (``manifests_dir``) is rendered with ``kubectl kustomize`` and
+must agree with its definition (namespace, the ``[app]`` settings in its generated
+ConfigMap, the Ingress host of ``public_url``); the preflight refuses an overlay that does
+not, a cluster it cannot reach, or a missing Secret. What the platform steps of the
+pipeline do here (each command is unit-tested; a real run needs docker logged in to the
+registry, kubectl with a context that has rights in the namespace, and the Secret the
+Deployment names, holding DATABASE_URL, REDIS_URL and JWT_SECRET_KEY):
 
 1. build: ``docker build`` and ``docker push`` of the release image (unless the registry
-   has it), then ``kubectl apply -k <overlay>`` (service, deployment, disruption budget).
-2. migrate: a Job running ``python -m app migrate`` from the new image; wait for it.
-3. start: a *candidate* Deployment (label ``track: candidate``, which the Service
-   does not select) with the new image; ``rollout status`` with a deadline.
+   has it), then ``kubectl apply`` of the rendered overlay *but the stable Deployment*
+   (ConfigMap, Services, disruption budget, network policy, Ingress): what serves keeps
+   its image and its pod template until the gates have passed.
+2. migrate: a Job running ``python -m app migrate`` from the new image, with the pods'
+   settings, Secret and security context; wait for it.
+3. start: a *candidate* Deployment (label ``track: candidate``, which the Service does not
+   select): the rendered stable Deployment with the new image; ``rollout status`` with a
+   deadline.
 4. gates: through ``kubectl port-forward`` to the candidate.
-5. switch: ``set image`` on the stable Deployment; its readiness probes and
+5. switch: ``kubectl apply`` of the rendered stable Deployment with the new image -- the
+   only command that changes what the stable Deployment runs; its readiness probes and
    ``maxUnavailable: 0`` keep serving pods; ``rollout status``, ``rollout undo`` on failure.
 6. drain: delete the candidate (pods get their termination grace period).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
 
 from ops.core.commands import CommandError
-from ops.core.exits import one_line
+from ops.core.exits import CannotRun, one_line
 from ops.core.processes import Process, free_port, listening, wait_for
 from ops.deploy.gates import Target
 from ops.deploy.platforms.base import Candidate, CommandLinePlatform, PlatformError
-from ops.environments import KubernetesSettings
+from ops.environments import EnvironmentDefinition, KubernetesSettings
 from ops.project import ROOT
 
 APP_PORT = 8000
 FORWARD_READY_SECONDS = 15.0
 # A kubectl command may take as long as the rollout it waits for, and a minute more.
 COMMAND_MARGIN_SECONDS = 60
+# The stable Deployment's fields the migration Job's pod keeps (settings, Secret, the
+# security context an admission policy demands of every pod, writable directories).
+JOB_POD_FIELDS = ("securityContext", "automountServiceAccountToken", "volumes")
+JOB_CONTAINER_FIELDS = ("env", "envFrom", "resources", "securityContext", "volumeMounts")
+
+Manifest = dict[str, Any]
 
 
 class KubernetesPlatform(CommandLinePlatform):
@@ -41,6 +59,7 @@ class KubernetesPlatform(CommandLinePlatform):
 
     name = "kubernetes"
     forward: Process | None = None  # the port-forward to a started candidate
+    _rendered: list[Manifest] | None = None
 
     @property
     def config(self) -> KubernetesSettings:
@@ -67,10 +86,47 @@ class KubernetesPlatform(CommandLinePlatform):
         """The candidate Deployment's name."""
         return f"{self.config.deployment}-candidate"
 
+    def manifests(self) -> list[Manifest]:
+        """The environment's overlay rendered by ``kubectl kustomize`` (once per run)."""
+        if self._rendered is None:
+            overlay = str(ROOT / self.config.manifests_dir)
+            rendered = self.check(["kubectl", "kustomize", overlay])
+            self._rendered = [item for item in yaml.safe_load_all(rendered) if item]
+        return self._rendered
+
+    def stable_manifest(self, version: str | None = None) -> Manifest:
+        """The rendered stable Deployment; with ``version``, running that version's image."""
+        found = [m for m in self.manifests() if _is(m, "Deployment", self.config.deployment)]
+        if not found:
+            raise PlatformError(
+                f"{self.config.manifests_dir}: no Deployment {self.config.deployment!r}"
+            )
+        stable = copy.deepcopy(found[0])
+        if version is not None:
+            _container(stable, self.config.container)["image"] = self.image(version)
+        return stable
+
     def preflight(self) -> None:
-        """kubectl must be installed and able to reach the cluster."""
+        """kubectl must be installed and reach the cluster, the overlay must agree with the
+        environment's definition, and the Secret the pods read must exist."""
         self.require(self.kubectl("version", "--client=true", "--output=json"))
         self.require(self.kubectl("get", "deployment", self.config.deployment, "-o", "name"))
+        try:
+            problems = definition_problems(self.environment, self.manifests())
+            secret = secret_name(self.stable_manifest())
+        except (CommandError, PlatformError, yaml.YAMLError) as error:
+            raise CannotRun(
+                f"{self.name}: {self.config.manifests_dir}: {one_line(error)}"
+            ) from None
+        if problems:
+            raise CannotRun(f"{self.name}: {self.config.manifests_dir}: {'; '.join(problems)}")
+        try:
+            self.check(self.kubectl("get", "secret", secret, "-o", "name"))
+        except CommandError as error:
+            raise CannotRun(
+                f"{self.name}: the Secret {secret!r} (DATABASE_URL, REDIS_URL, JWT_SECRET_KEY) "
+                f"must exist in namespace {self.config.namespace}: {one_line(error)}"
+            ) from None
 
     def serving_version(self) -> str | None:
         """The tag of the stable Deployment's image."""
@@ -95,7 +151,8 @@ class KubernetesPlatform(CommandLinePlatform):
         return [tag for _, tag in sorted(revisions)]
 
     def build(self, version: str, source: Path) -> str:
-        """Build and push the release image (once per version), then apply the manifests."""
+        """Build and push the release image (once per version), then apply the overlay but
+        the stable Deployment, which changes only at the switch."""
         image = self.image(version)
         if self.query(["docker", "manifest", "inspect", image]) is not None:
             built = f"image {image} already in the registry"
@@ -107,18 +164,34 @@ class KubernetesPlatform(CommandLinePlatform):
             ])  # fmt: skip
             self.check(["docker", "push", image])
             built = f"built and pushed {image}"
-        self.check(self.kubectl("apply", "-k", str(ROOT / self.config.manifests_dir)))
-        return f"{built}; applied {self.config.manifests_dir}"
+        others = [m for m in self.manifests() if not _is(m, "Deployment", self.config.deployment)]
+        self._apply(others)
+        return (
+            f"{built}; applied {self.config.manifests_dir} but deployment/"
+            f"{self.config.deployment} (its image changes at the switch)"
+        )
 
-    def migration_job(self, version: str) -> dict[str, Any]:
-        """The Job that runs the migrations from the new image."""
+    def _apply(self, manifests: list[Manifest]) -> None:
+        """``kubectl apply`` of some manifests, as one List on stdin."""
+        listed = {"apiVersion": "v1", "kind": "List", "items": manifests}
+        self.check(self.kubectl("apply", "-f", "-"), json.dumps(listed))
+
+    def _config_maps(self) -> list[Manifest]:
+        return [m for m in self.manifests() if m.get("kind") == "ConfigMap"]
+
+    def migration_job(self, version: str) -> Manifest:
+        """The Job that runs the migrations from the new image, as the pods would run."""
         name = f"{self.config.deployment}-migrate-{version}"[:63].rstrip("-.")
-        container = {
-            "name": "migrate",
-            "image": self.image(version),
+        stable = self.stable_manifest(version)
+        pod = stable["spec"]["template"]["spec"]
+        serving = _container(stable, self.config.container)
+        container = {key: serving[key] for key in JOB_CONTAINER_FIELDS if key in serving}
+        container |= {
+            "name": "migrate", "image": self.image(version),
             "command": ["python", "-m", "app", "migrate"],
-            "envFrom": [{"secretRef": {"name": self.config.deployment}}],
-        }
+        }  # fmt: skip
+        spec = {key: pod[key] for key in JOB_POD_FIELDS if key in pod}
+        spec |= {"restartPolicy": "Never", "containers": [container]}
         return {
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -126,7 +199,7 @@ class KubernetesPlatform(CommandLinePlatform):
             "spec": {
                 "backoffLimit": 0,
                 "ttlSecondsAfterFinished": 3600,
-                "template": {"spec": {"restartPolicy": "Never", "containers": [container]}},
+                "template": {"spec": spec},
             },
         }
 
@@ -141,13 +214,10 @@ class KubernetesPlatform(CommandLinePlatform):
         return f"job/{name} completed"
 
     def start(self, version: str) -> Candidate:
-        """Create the candidate Deployment from the stable one, wait for its rollout, and
-        forward a local port to it for the gates."""
-        stable = json.loads(
-            self.check(self.kubectl("get", "deployment", self.config.deployment, "-o", "json"))
-        )
-        candidate = _candidate_manifest(stable, self.candidate_name, self.image(version))
-        self.check(self.kubectl("apply", "-f", "-"), json.dumps(candidate))
+        """Create the candidate Deployment (with the ConfigMap it reads: a rollback has no
+        build step), wait for its rollout, and forward a local port to it for the gates."""
+        candidate = _candidate_manifest(self.stable_manifest(version), self.candidate_name)
+        self._apply([*self._config_maps(), candidate])
         self._rollout(self.candidate_name)
         port = self._forward(free_port())
         return Candidate(version, Target(f"http://127.0.0.1:{port}"), slot="candidate")
@@ -191,11 +261,11 @@ class KubernetesPlatform(CommandLinePlatform):
             self.forward = None
 
     def switch(self, candidate: Candidate) -> str:
-        """Roll the stable Deployment to the new image; undo the rollout if it fails."""
+        """Apply the rendered stable Deployment with the candidate's image; undo the rollout
+        if it fails."""
         self._stop_forward()
         stable = f"deployment/{self.config.deployment}"
-        container = f"{self.config.container}={self.image(candidate.version)}"
-        self.check(self.kubectl("set", "image", stable, container))
+        self._apply([self.stable_manifest(candidate.version)])
         try:
             self._rollout(self.config.deployment)
         except CommandError:
@@ -240,11 +310,22 @@ class KubernetesPlatform(CommandLinePlatform):
         return []
 
 
-def _candidate_manifest(stable: dict[str, Any], name: str, image: str) -> dict[str, Any]:
+def _is(manifest: Manifest, kind: str, name: str) -> bool:
+    return bool(manifest.get("kind") == kind and manifest.get("metadata", {}).get("name") == name)
+
+
+def _container(deployment: Manifest, name: str) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
+    for container in containers:
+        if container.get("name") == name:
+            return container
+    raise PlatformError(f"deployment has no container {name!r}")
+
+
+def _candidate_manifest(stable: Manifest, name: str) -> Manifest:
     spec = stable["spec"]
-    template = json.loads(json.dumps(spec["template"]))
+    template = copy.deepcopy(spec["template"])
     template["metadata"].setdefault("labels", {})["track"] = "candidate"
-    template["spec"]["containers"][0]["image"] = image
     selector = dict(spec["selector"]["matchLabels"], track="candidate")
     return {
         "apiVersion": "apps/v1",
@@ -255,3 +336,80 @@ def _candidate_manifest(stable: dict[str, Any], name: str, image: str) -> dict[s
         },
         "spec": {"replicas": 1, "selector": {"matchLabels": selector}, "template": template},
     }
+
+
+def secret_name(deployment: Manifest) -> str:
+    """The Secret the Deployment's pods read their secrets from (``envFrom``)."""
+    names = _sources(deployment, "secretRef")
+    if not names:
+        raise PlatformError(
+            f"deployment/{deployment['metadata']['name']} reads no Secret (envFrom)"
+        )
+    return names[0]
+
+
+def _sources(deployment: Manifest, kind: str) -> list[str]:
+    """Names of the ``envFrom`` sources of one kind (``secretRef``, ``configMapRef``)."""
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    return [str(s[kind]["name"]) for c in containers for s in c.get("envFrom", []) if kind in s]
+
+
+def app_config(manifests: list[Manifest], deployment: str) -> dict[str, str] | None:
+    """The data of the ConfigMap the Deployment's pods read (``envFrom``), if any."""
+    names = {
+        name
+        for manifest in manifests
+        if _is(manifest, "Deployment", deployment)
+        for name in _sources(manifest, "configMapRef")
+    }
+    for manifest in manifests:
+        if manifest.get("kind") == "ConfigMap" and manifest["metadata"]["name"] in names:
+            return {str(k): str(v) for k, v in (manifest.get("data") or {}).items()}
+    return None
+
+
+def definition_problems(environment: EnvironmentDefinition, manifests: list[Manifest]) -> list[str]:
+    """Where a rendered overlay disagrees with the environment's definition: the objects'
+    namespace, the ConfigMap's settings against ``[app]``, the Ingress hosts against
+    ``public_url`` (each problem one phrase)."""
+    config = environment.kubernetes
+    problems = [
+        f"{m['kind']}/{m['metadata']['name']} is in namespace {m['metadata'].get('namespace')!r}, "
+        f"not {config.namespace!r}"
+        for m in manifests
+        if m["metadata"].get("namespace") != config.namespace
+    ]
+    settings = app_config(manifests, config.deployment)
+    if settings is None:
+        problems.append(f"deployment/{config.deployment} reads no generated ConfigMap (envFrom)")
+    elif settings != environment.app:
+        problems.append(
+            f"the ConfigMap's settings differ from [app]: {_differences(settings, environment.app)}"
+        )
+    problems += _ingress_problems(environment, manifests)
+    return problems
+
+
+def _differences(rendered: dict[str, str], wanted: dict[str, str]) -> str:
+    keys = sorted(set(rendered) | set(wanted))
+    return ", ".join(
+        f"{key}={rendered.get(key, '(unset)')!s} (wants {wanted.get(key, '(unset)')!s})"
+        for key in keys
+        if rendered.get(key) != wanted.get(key)
+    )
+
+
+def _ingress_problems(environment: EnvironmentDefinition, manifests: list[Manifest]) -> list[str]:
+    host = urlsplit(environment.public_url).hostname
+    problems = []
+    for ingress in (m for m in manifests if m.get("kind") == "Ingress"):
+        spec, name = ingress["spec"], ingress["metadata"]["name"]
+        hosts = {rule.get("host") for rule in spec.get("rules", [])}
+        tls_hosts = {h for entry in spec.get("tls", []) for h in entry.get("hosts", [])}
+        if hosts != {host}:
+            problems.append(
+                f"ingress/{name} serves {sorted(map(str, hosts))}, public_url is {host}"
+            )
+        if environment.public_url.startswith("https://") and host not in tls_hosts:
+            problems.append(f"ingress/{name} has no TLS for {host}")
+    return problems

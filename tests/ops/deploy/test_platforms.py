@@ -15,7 +15,7 @@ from ops.deploy.platforms.base import Candidate
 from ops.deploy.platforms.kubernetes import KubernetesPlatform
 from ops.deploy.platforms.railway import RailwayPlatform
 from ops.environments import load_environment
-from tests.ops.deploy.recorder import Recorder
+from tests.ops.deploy.recorder import RENDERED, Recorder
 
 TASK_ENV = {"PATH": "/usr/bin:/bin", "KUBECONFIG": "/home/ci/.kube/config"}
 
@@ -73,26 +73,86 @@ def test_kubernetes_deploy_sequence(forward: type[FakeForward]) -> None:
     assert recorder.verbs() == [
         "get deployment",
         "docker manifest inspect",
-        "apply -k",
+        "kustomize",
+        "apply -f",
         "apply -f",
         "wait --for=condition=complete",
-        "get deployment",
         "apply -f",
         "rollout status",
-        "set image",
+        "apply -f",
         "rollout status",
         "delete deployment",
     ]
-    kubectl = [c for c in recorder.commands if c[0] == "kubectl"]
+    assert recorder.commands[2][:2] == ["kubectl", "kustomize"], "rendered once, offline"
+    assert recorder.commands[2][2].endswith("deploy/kubernetes/overlays/staging")
+    kubectl = [c for c in recorder.commands if c[0] == "kubectl" and c[1] != "kustomize"]
     assert all(c[:3] == ["kubectl", "--namespace", "trading-staging"] for c in kubectl)
     assert all(env == TASK_ENV for env in recorder.envs), "commands get the task's variables"
-    job = json.loads(str(recorder.stdin[3]))
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "migrate"
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v2")
-    candidate_manifest = json.loads(str(recorder.stdin[6]))
+    applied = [(item["kind"], item["metadata"]["name"]) for item in recorder.applied(3)]
+    assert applied == [
+        ("ConfigMap", "trading-api-config-5f7g2h"), ("Service", "trading-api"),
+        ("Ingress", "trading-api"),
+    ]  # fmt: skip
+    candidate_manifest = recorder.applied(6)[-1]
+    assert recorder.applied(6)[0]["kind"] == "ConfigMap", "a rollback has no build step"
     assert candidate_manifest["metadata"]["name"] == "trading-api-candidate"
-    assert candidate_manifest["spec"]["template"]["metadata"]["labels"]["track"] == "candidate"
-    assert "api=ghcr.io/example/trading-api:v2" in recorder.commands[8]
+    template = candidate_manifest["spec"]["template"]
+    assert template["metadata"]["labels"] == {"app": "trading-api", "track": "candidate"}
+    assert template["spec"]["containers"][0]["image"] == "ghcr.io/example/trading-api:v2"
+    [stable] = recorder.applied(8)
+    assert stable["metadata"]["name"] == "trading-api"
+    assert stable["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v2")
+
+
+def test_the_stable_deployment_changes_only_at_the_switch(forward: type[FakeForward]) -> None:
+    recorder = Recorder()
+    platform = kube(recorder)
+    platform.build("v2", Path("."))
+    platform.migrate("v2")
+    candidate = platform.start("v2")
+    gates_passed = len(recorder.commands)  # the pipeline's gates run here
+    assert recorder.stable_changes() == [], "nothing before the gates touches what serves"
+    platform.switch(candidate)
+    assert recorder.stable_changes() == [gates_passed]
+    stable_image = recorder.applied(gates_passed)[0]["spec"]["template"]["spec"]["containers"]
+    assert stable_image[0]["image"] == "ghcr.io/example/trading-api:v2"
+
+
+def test_a_candidate_failing_its_gates_never_touches_the_stable_deployment(
+    forward: type[FakeForward],
+) -> None:
+    recorder = Recorder()
+    platform = kube(recorder)
+    platform.build("v2", Path("."))
+    platform.migrate("v2")
+    platform.discard(platform.start("v2"))
+    assert recorder.stable_changes() == []
+    assert recorder.verbs()[-1] == "delete deployment"
+
+
+def test_the_recorder_sees_every_way_of_changing_the_stable_deployment() -> None:
+    recorder = Recorder()
+    platform = kube(recorder)
+    platform.check(platform.kubectl("apply", "-k", "deploy/kubernetes/overlays/staging"))
+    platform.check(platform.kubectl("set", "image", "deployment/trading-api", "api=x:v9"))
+    platform.check(platform.kubectl("apply", "-f", "-"), json.dumps(platform.stable_manifest()))
+    assert recorder.stable_changes() == [0, 1, 3], "index 2 is the rendering"
+
+
+def test_the_migration_job_runs_as_the_pods_do() -> None:
+    job = kube(Recorder()).migration_job("v2")
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"][-1] == "migrate"
+    assert container["image"] == "ghcr.io/example/trading-api:v2"
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": "trading-api-config-5f7g2h"}},
+        {"secretRef": {"name": "trading-api"}},
+    ]
+    assert "readinessProbe" not in container, "a Job's pod has no probes"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["restartPolicy"] == "Never"
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
 
 
 def test_kubernetes_builds_and_pushes_a_missing_image() -> None:
@@ -143,6 +203,8 @@ def test_kubernetes_discard_status_down_and_logs() -> None:
     assert platform.prune(3, set()) == []
     assert "ok" in platform.logs(candidate)
     platform.preflight()
+    assert recorder.verbs()[-2:] == ["kustomize", "get secret"]
+    assert recorder.commands[-1][-3:] == ["trading-api", "-o", "name"]
 
 
 def test_an_unreachable_cluster_cannot_run() -> None:
@@ -163,6 +225,57 @@ def test_a_missing_kubectl_cannot_run() -> None:
         missing.preflight()
     assert missing.available_versions() == []
     assert missing.logs(Candidate("v2", Target("http://x"))) == "kubectl: command not found"
+
+
+def test_a_missing_secret_cannot_run() -> None:
+    platform = kube(Recorder(fail_on="get secret"))
+    with pytest.raises(CannotRun, match=r"^kubernetes: the Secret 'trading-api' \(DATABASE_URL"):
+        platform.preflight()
+
+
+DRIFTS = {
+    "setting-missing": (
+        "  ENVIRONMENT: staging\n", "",
+        "the ConfigMap's settings differ from [app]: ENVIRONMENT=(unset) (wants staging)",
+    ),
+    "setting-differs": ("LOG_LEVEL: INFO", "LOG_LEVEL: DEBUG", "LOG_LEVEL=DEBUG (wants INFO)"),
+    "namespace": (
+        "trading-staging\nspec:\n  tls", "trading\nspec:\n  tls",
+        "Ingress/trading-api is in namespace 'trading', not 'trading-staging'",
+    ),
+    "ingress-host": (
+        "rules: [{host: staging.", "rules: [{host: www.",
+        "ingress/trading-api serves ['www.trading.example.com'], "
+        "public_url is staging.trading.example.com",
+    ),
+    "tls": (
+        "hosts: [staging.", "hosts: [other.",
+        "ingress/trading-api has no TLS for staging.trading.example.com",
+    ),
+    "no-configmap": (
+        "            - configMapRef: {name: trading-api-config-5f7g2h}\n", "",
+        "deployment/trading-api reads no generated ConfigMap (envFrom)",
+    ),
+    "no-secret": (
+        "            - secretRef: {name: trading-api}\n", "",
+        "deployment/trading-api reads no Secret (envFrom)",
+    ),
+    "no-deployment": ("kind: Deployment", "kind: StatefulSet", "no Deployment 'trading-api'"),
+    "not-yaml": ("data:\n", "data: [\n", "while parsing"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), DRIFTS.values(), ids=DRIFTS)
+def test_an_overlay_that_disagrees_with_its_definition_cannot_run(
+    old: str, new: str, problem: str
+) -> None:
+    assert old in RENDERED
+    recorder = Recorder(rendered=RENDERED.replace(old, new, 1))
+    with pytest.raises(CannotRun) as refused:
+        kube(recorder).preflight()
+    assert str(refused.value).startswith("kubernetes: deploy/kubernetes/overlays/staging: ")
+    assert problem in str(refused.value)
+    assert "get secret" not in recorder.verbs(), "refused before asking for the Secret"
 
 
 def railway(recorder: Recorder, tmp_path: Path, env: dict[str, str]) -> RailwayPlatform:
