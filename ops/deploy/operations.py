@@ -21,6 +21,7 @@ from ops.deploy.context import DeployContext, open_context
 from ops.deploy.history import DeployRecord
 from ops.deploy.lock import force_release, read_lock
 from ops.deploy.pipeline import Backup, DeployRequest, DeployRun
+from ops.deploy.platforms.kubernetes import KubernetesPlatform
 from ops.deploy.version import checked_version, resolve_version
 from ops.project import ROOT
 
@@ -52,13 +53,20 @@ def deploy(
     yes: bool = False,
     wait: bool = False,
     message: str = "",
+    image: str | None = None,
     backup: Backup = pre_deploy_backup,
 ) -> DeployRecord:
-    """Deploy a version (default: the checkout's commit) through the whole pipeline."""
+    """Deploy a version (default: the checkout's commit) through the whole pipeline; with
+    ``image``, the image CI built (by digest) instead of a build."""
     context = open_context(name, env, check_tools=not dry_run)
     request = DeployRequest(
         resolve_version(version, source), "deploy", source, dry_run, yes, wait, message
     )
+    if image:
+        if not isinstance(context.platform, KubernetesPlatform):
+            raise CannotRun(f"--image: the {context.platform.name} platform deploys from "
+                            "source; an image by digest is for Kubernetes")  # fmt: skip
+        context.platform.pin_image(image, request.version)
     return DeployRun(context, request, console, backup).run()
 
 

@@ -32,6 +32,7 @@ def _env(name: str) -> str:
         "wait": "wait for a deploy already holding the lock instead of refusing",
         "source": "deploy this source tree instead of the checkout",
         "message": "why, for the lock and the deploy history",
+        "image": "Kubernetes: deploy this image CI built (REPOSITORY:VERSION@sha256:DIGEST)",
     }
 )
 def deploy(
@@ -45,13 +46,14 @@ def deploy(
     wait: bool = False,
     source: str = "",
     message: str = "",
+    image: str = "",
 ) -> None:
     """Ship a release: gated, zero-downtime, auto-rollback."""
     with one_line_errors():
         operations.deploy(
             _env(env), environ.current(), console(json_, report), version=version or None,
             source=Path(source) if source else ROOT, dry_run=dry_run, yes=yes, wait=wait,
-            message=message,
+            message=message, image=image or None,
         )  # fmt: skip
 
 

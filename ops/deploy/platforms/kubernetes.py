@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ops.core import environ
 from ops.core.commands import CommandError
 from ops.core.exits import CannotRun, one_line
 from ops.core.processes import Process, free_port, listening, wait_for
@@ -60,6 +61,18 @@ class KubernetesPlatform(CommandLinePlatform):
     name = "kubernetes"
     forward: Process | None = None  # the port-forward to a started candidate
     _rendered: list[Manifest] | None = None
+    pinned: str | None = None  # the image CI built, by digest: deployed as it is
+
+    def pin_image(self, reference: str, version: str) -> None:
+        """Deploy ``reference`` (``REPOSITORY:VERSION@sha256:DIGEST``, as CI pushed it)
+        instead of building: its tag must be the version being deployed."""
+        tag, digest = tag_of(reference), reference.partition("@")[2]
+        if not digest.startswith("sha256:"):
+            raise CannotRun(f"--image {reference}: not a digest reference (…@sha256:…)")
+        if tag != version:
+            raise CannotRun(f"--image {reference}: its tag is {tag or 'missing'}, the version "
+                            f"being deployed is {version}")  # fmt: skip
+        self.pinned = reference
 
     @property
     def config(self) -> KubernetesSettings:
@@ -78,7 +91,9 @@ class KubernetesPlatform(CommandLinePlatform):
         return [*base, "--namespace", self.config.namespace, *args]
 
     def image(self, version: str) -> str:
-        """The image reference of a version."""
+        """The image reference of a version (the pinned one, by digest, for its version)."""
+        if self.pinned and tag_of(self.pinned) == version:
+            return self.pinned
         return f"{self.config.image}:{version}"
 
     @property
@@ -134,9 +149,7 @@ class KubernetesPlatform(CommandLinePlatform):
         image = self.query(
             self.kubectl("get", "deployment", self.config.deployment, "-o", f"jsonpath={jsonpath}")
         )
-        if image is None or ":" not in image:
-            return None
-        return image.rsplit(":", 1)[1].strip() or None
+        return tag_of(image) if image else None
 
     def available_versions(self) -> list[str]:
         """Image tags of the Deployment's kept revisions (its ReplicaSets), oldest first."""
@@ -147,14 +160,21 @@ class KubernetesPlatform(CommandLinePlatform):
             annotations = item.get("metadata", {}).get("annotations", {})
             revision = int(annotations.get("deployment.kubernetes.io/revision", 0))
             image = item["spec"]["template"]["spec"]["containers"][0]["image"]
-            revisions.append((revision, image.rsplit(":", 1)[-1]))
+            revisions.append((revision, tag_of(image) or image))
         return [tag for _, tag in sorted(revisions)]
 
     def build(self, version: str, source: Path) -> str:
         """Build and push the release image (once per version), then apply the overlay but
         the stable Deployment, which changes only at the switch."""
         image = self.image(version)
-        if self.query(["docker", "manifest", "inspect", image]) is not None:
+        if self.pinned:
+            if self.query(["docker", "manifest", "inspect", image]) is None:
+                raise CannotRun(f"{image}: not in the registry (CD deploys what CI pushed)")
+            built = f"deploying {image} as CI built and checked it"
+        elif environ.in_ci(self.env):
+            raise CannotRun("CD deploys the image CI built, by digest: pass --image "
+                            "REPOSITORY:VERSION@sha256:DIGEST (never rebuilt here)")  # fmt: skip
+        elif self.query(["docker", "manifest", "inspect", image]) is not None:
             built = f"image {image} already in the registry"
         else:
             self.check([
@@ -308,6 +328,13 @@ class KubernetesPlatform(CommandLinePlatform):
     def prune(self, keep: int, protect: set[str]) -> list[str]:
         """Revision history is bounded by the Deployment's ``revisionHistoryLimit``."""
         return []
+
+
+def tag_of(image: str) -> str | None:
+    """The tag of an image reference (``registry:5000/name:tag@sha256:…`` → ``tag``)."""
+    name = image.strip().partition("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] or None if ":" in last else None
 
 
 def _is(manifest: Manifest, kind: str, name: str) -> bool:

@@ -52,6 +52,10 @@ def test_refusals_are_one_line_and_exit_2(
         (lambda: operations.rollback("solo", env, quiet(), to="no spaces"), "is invalid"),
         (lambda: operations.status("gone", env, quiet()), "unknown environment 'gone'"),
         (lambda: operations.deploy("solo", env, quiet(), version="../x"), "is invalid"),
+        (
+            lambda: operations.deploy("solo", env, quiet(), version="v1", image="r/a:v1@sha256:0"),
+            "--image: the local platform deploys from source; an image by digest is for Kubernetes",
+        ),
     ]
     for refuse, message in refusals:
         with pytest.raises(CannotRun, match=message) as refused:

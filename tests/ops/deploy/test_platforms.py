@@ -12,7 +12,7 @@ from ops.core.exits import CANNOT_RUN, CannotRun
 from ops.deploy.gates import Target
 from ops.deploy.platforms import PlatformError, platform_for
 from ops.deploy.platforms.base import Candidate
-from ops.deploy.platforms.kubernetes import KubernetesPlatform
+from ops.deploy.platforms.kubernetes import KubernetesPlatform, tag_of
 from ops.deploy.platforms.railway import RailwayPlatform
 from ops.environments import load_environment
 from tests.ops.deploy.recorder import RENDERED, Recorder
@@ -338,3 +338,56 @@ def test_platform_for_each_kind() -> None:
     assert platform_for(load_environment("local"), {}, {}).name == "local"
     railway_env = staging.model_copy(update={"platform": "railway"})
     assert platform_for(railway_env, {}, {}).name == "railway"
+
+
+PINNED = "ghcr.io/acme/trading-api:v3@sha256:" + "ab" * 32
+
+
+def test_the_image_ci_built_is_deployed_by_digest_never_rebuilt(
+    forward: type[FakeForward],
+) -> None:
+    recorder = Recorder()
+    platform = kube(recorder)
+    platform.pin_image(PINNED, "v3")
+    said = platform.build("v3", Path("/src"))
+    assert said.startswith(f"deploying {PINNED} as CI built and checked it")
+    assert not [c for c in recorder.commands if c[:2] in (["docker", "build"], ["docker", "push"])]
+    assert (
+        platform.migration_job("v3")["spec"]["template"]["spec"]["containers"][0]["image"] == PINNED
+    )
+    assert platform.image("v2") == "ghcr.io/example/trading-api:v2"  # a rollback target: by tag
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("ghcr.io/acme/trading-api:v3", "not a digest reference"),
+        (PINNED.replace(":v3@", ":v2@"), "its tag is v2, the version being deployed is v3"),
+    ],
+)  # fmt: skip
+def test_an_image_that_is_not_this_versions_digest_cannot_run(reference: str, message: str) -> None:
+    with pytest.raises(CannotRun, match=message):
+        kube(Recorder()).pin_image(reference, "v3")
+
+
+def test_a_pinned_image_missing_from_the_registry_cannot_run() -> None:
+    platform = kube(Recorder(fail_on="manifest inspect"))
+    platform.pin_image(PINNED, "v3")
+    with pytest.raises(CannotRun, match=r"not in the registry \(CD deploys what CI pushed\)"):
+        platform.build("v3", Path("/src"))
+
+
+def test_under_ci_kubernetes_refuses_to_build_an_image_of_its_own() -> None:
+    platform = KubernetesPlatform(load_environment("staging"), {}, {**TASK_ENV, "CI": "true"},
+                                  runner=Recorder(fail_on="manifest inspect"))  # fmt: skip
+    with pytest.raises(CannotRun, match="CD deploys the image CI built, by digest: pass --image"):
+        platform.build("v3", Path("/src"))
+
+
+@pytest.mark.parametrize(
+    ("image", "tag"),
+    [("ghcr.io/a/b:v3", "v3"), (PINNED, "v3"), ("registry:5000/b:v1@sha256:00", "v1"),
+     ("registry:5000/b", None), ("b", None)],
+)  # fmt: skip
+def test_the_tag_of_an_image_reference(image: str, tag: str | None) -> None:
+    assert tag_of(image) == tag
