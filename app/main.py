@@ -67,8 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     # Routers carry their full path prefix: metrics label requests by route template.
-    for module in (auth, account, orders, market, admin, ops):
-        app.include_router(module.router)
+    # Every operation but the ops endpoints passes the address limiter: it may answer 429.
+    for module in (auth, account, orders, market, admin):
+        app.include_router(module.router, responses=error_responses(429))
+    app.include_router(ops.router)
 
     app.add_middleware(AddressRateLimitMiddleware)
     app.add_middleware(

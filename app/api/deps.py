@@ -22,7 +22,11 @@ from app.services.errors import AuthenticationFailed, Forbidden
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are ``async def`` even when they never await: FastAPI runs a plain
+# ``def`` dependency in a worker thread, a thread hop per dependency per request.
+
+
+async def get_runtime(request: Request) -> Runtime:
     """The process-wide runtime created at startup."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -31,7 +35,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_sessions(runtime: RuntimeDep) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(runtime: RuntimeDep) -> async_sessionmaker[AsyncSession]:
     """The factory of write sessions (services open their own transactions)."""
     return runtime.database.sessions
 

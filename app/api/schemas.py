@@ -310,6 +310,13 @@ class VersionOut(BaseModel):
     pid: int
 
 
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds until the rate limit's window lets the request through",
+    "schema": {"type": "integer", "minimum": 1},
+}
+"""The OpenAPI header of every 429 answer (both limiters send it)."""
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for error statuses, all with the shared error body."""
     descriptions = {
@@ -322,7 +329,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Rate limit exceeded; see Retry-After",
         500: "Internal error",
     }
-    return {
+    entries: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": descriptions.get(status, "Error")}
         for status in statuses
     }
+    if 429 in entries:
+        entries[429]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    return entries

@@ -8,11 +8,13 @@ both try to upgrade to a write lock.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PING_IDLE_SECONDS = 5.0
+"""A pooled connection idle longer than this is pinged before use (see :func:`_ping_when_idle`)."""
 
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
@@ -29,14 +33,41 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout -- with asyncpg that is
+    ``BEGIN; ROLLBACK``, two round trips, and an order checks out two connections. A
+    connection that was in use moments ago is as good as a pinged one; one that sat
+    idle (the server restarted meanwhile, a firewall dropped it) is pinged, and a
+    failed ping makes the pool connect afresh, as pre-ping would.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_IDLE_SECONDS:
+            return
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: the pool replaces the connection
+            raise DisconnectionError(str(error)) from error
 
 
 def create_read_engine(url: str, *, echo: bool = False) -> AsyncEngine | None:
@@ -96,7 +127,12 @@ class Database:
         self.engine = create_engine(url, pool_size=pool_size, echo=echo)
         self.read_engine = create_read_engine(url, echo=echo)
         self.sessions = create_sessionmaker(self.engine)
-        self.read_sessions = create_sessionmaker(self.read_engine or self.engine)
+        # Read-only work on PostgreSQL runs in autocommit: READ COMMITTED gives every
+        # statement its own snapshot anyway, so skipping BEGIN and COMMIT changes no
+        # answer and saves two round trips a request (the pool is the same).
+        self.read_sessions = create_sessionmaker(
+            self.read_engine or self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @property
     def read_engine_or_engine(self) -> AsyncEngine:

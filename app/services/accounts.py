@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -110,18 +110,30 @@ def _storable(text: str) -> bool:
     return True
 
 
+_USER_COLUMNS = tuple(User.__table__.c)
+_ACCOUNT_COLUMNS = tuple(Account.__table__.c)
+_USER_WITH_ACCOUNT = (
+    select(*_USER_COLUMNS, *(column.label(f"account_{column.name}") for column in _ACCOUNT_COLUMNS))
+    .join_from(
+        User.__table__, Account.__table__, Account.__table__.c.user_id == User.__table__.c.id
+    )
+    .where(User.__table__.c.id == bindparam("user_id"))
+)
+"""Built once: every authenticated request runs it (Core, not the ORM: a third of the cost)."""
+
+
 async def user_with_account(session: AsyncSession, user_id: int) -> tuple[User, Account] | None:
-    """A user and their account, in one query."""
-    row = (
-        await session.execute(
-            select(User, Account)
-            .join(Account, Account.user_id == User.id)
-            .where(User.id == user_id)
-        )
-    ).first()
+    """A user and their account, in one query (detached objects: read them, never write)."""
+    connection = await session.connection()
+    row = (await connection.execute(_USER_WITH_ACCOUNT, {"user_id": user_id})).first()
     if row is None:
         return None
-    return row[0], row[1]
+    values = row._mapping
+    user = User(**{column.name: values[column.name] for column in _USER_COLUMNS})
+    account = Account(
+        **{column.name: values[f"account_{column.name}"] for column in _ACCOUNT_COLUMNS}
+    )
+    return user, account
 
 
 async def deposit(

@@ -1,17 +1,20 @@
 """Placing an order: idempotency, risk, matching and settlement in one transaction.
 
 :func:`place_order` is the story of one order. It locks the instrument (the
-symbol's book), answers a replayed ``client_order_id`` with the stored order,
-reads the resting orders it would cross, locks the accounts and positions of
-every party (the locking order is documented in :mod:`app.services.queries`),
-checks pre-trade risk (:mod:`app.domain.risk`), matches
-(:mod:`app.domain.matching`), settles (:mod:`app.domain.settlement`) and writes
-the result (:mod:`app.services.settlement_writes`). Cancelling lives in
+symbol's book) and, in the same round trip, answers a replayed
+``client_order_id`` with the stored order; reads the resting orders it would
+cross, locks the accounts of every party and reads their positions (the locking
+order is documented in :mod:`app.services.queries`), checks pre-trade risk
+(:mod:`app.domain.risk`), matches (:mod:`app.domain.matching`), settles
+(:mod:`app.domain.settlement`) and writes the result
+(:mod:`app.services.settlement_writes`). Cancelling lives in
 :mod:`app.services.cancels`.
 
-Placing an order runs at most :data:`MAX_PLACE_STATEMENTS` SQL statements,
-however many resting orders it trades against: rows are read with one query
-per table and written with one executemany per table.
+The path is SQLAlchemy Core, not the ORM unit of work: the statements are built
+once (:mod:`app.services.order_statements`) and rows travel as plain values. It
+runs at most :data:`MAX_PLACE_STATEMENTS` SQL statements however many resting
+orders it trades against: rows are read with one query per table and written with
+one executemany per table, and only rows whose values change are written.
 """
 
 from __future__ import annotations
@@ -22,20 +25,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.db.models import Account, Fill, Instrument, Order, Position, utcnow
+from app.db.models import Fill, Order, utcnow
 from app.domain import risk
 from app.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from app.domain.matching import IncomingOrder, RestingOrder, match
 from app.domain.settlement import Balance, Holding, OrderState, settle
+from app.services import order_statements as sql
 from app.services import queries
-from app.services.errors import IdempotencyConflict
+from app.services.errors import IdempotencyConflict, NotFound
 from app.services.settlement_writes import write_settlement
 
 ZERO = Decimal(0)
-MAX_PLACE_STATEMENTS = 13
-"""Upper bound of SQL statements for one order, whatever it trades against."""
+TRADE_STATEMENTS = 10
+"""Statements of an order that trades, its parties' positions existing: lock the book
+(with the idempotency lookup), read the makers, lock the parties, insert the order, the
+fills and the ledger entries, update the makers, the last price, the accounts and the
+positions."""
+MAX_PLACE_STATEMENTS = TRADE_STATEMENTS + 2
+"""Upper bound of SQL statements for one order, whatever it trades against: a party's
+first order in the instrument also creates its position and locks the parties again."""
+ORDER_FIELDS = tuple(column.name for column in sql.orders.c if column.name != "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,45 +114,39 @@ async def place_order(
 async def _place(
     session: AsyncSession, account_id: int, request: OrderRequest, collar: Decimal
 ) -> PlaceResult:
-    instrument = await queries.lock_instrument(session, request.symbol)
-    if request.client_order_id is not None:
-        existing = await queries.find_by_client_id(session, account_id, request.client_order_id)
-        if existing is not None:
-            return _replay(existing, request)
+    connection = await session.connection()
+    book = await sql.lock_book(connection, request.symbol, account_id, request.client_order_id)
+    if book is None:
+        raise NotFound(f"unknown symbol {request.symbol!r}")
+    if book.replay is not None:
+        return _replay(book.replay, request)
 
-    order = _new_order(account_id, instrument, request)
-    bound = _price_bound(instrument, request, collar)
+    bound = _price_bound(book, request, collar)
     makers = (
-        await queries.crossing_orders(session, instrument.id, request.side, bound, request.qty)
+        await sql.crossing_makers(connection, book.id, request.side, bound, request.qty)
         if bound is not None
         else []
     )
-    parties = {account_id} | {maker.account_id for maker in makers}
-    accounts = await queries.lock_accounts(session, parties)
-    positions = await queries.lock_positions(session, instrument.id, parties)
-    # From here rows are written explicitly (one statement per table), so the
-    # unit of work must not track them.
-    for row in (*makers, *accounts.values(), *positions.values()):
-        session.expunge(row)
+    parties = await sql.lock_parties(
+        connection, book.id, {account_id} | {maker.account_id for maker in makers}
+    )
+    order = _new_order(account_id, book, request)
     try:
-        approval = _approve(
-            instrument, request, accounts[account_id], positions[account_id], collar
-        )
+        approval = _approve(book, request, parties[account_id], collar)
     except risk.Rejected as rejection:
-        return await _store_rejected(session, order, rejection)
+        return await _store_rejected(connection, order, rejection)
 
     result = match(_incoming(account_id, request, approval), [_resting(m) for m in makers])
     settled = settle(
         _state(order, approval.price_bound),
         result,
-        {maker.id: _state(maker, _limit(maker)) for maker in makers},
-        {a.id: Balance(a.cash, a.reserved_cash) for a in accounts.values()},
-        {p.account_id: _holding(p) for p in positions.values()},
+        {maker.id: _maker_state(maker) for maker in makers},
+        {p.account_id: Balance(p.cash, p.reserved_cash) for p in parties.values()},
+        {p.account_id: _holding(p) for p in parties.values()},
     )
     _take_state(order, settled.taker)
-    session.add(order)
-    await session.flush()  # assigns order.id
-    fills = await write_settlement(session, instrument, order, result, settled, positions)
+    await _insert(connection, order)
+    fills = await write_settlement(connection, book.symbol, order, result, settled, parties)
     return PlaceResult(order, fills=fills)
 
 
@@ -154,20 +159,25 @@ def _replay(existing: Order, request: OrderRequest) -> PlaceResult:
 
 
 async def _store_rejected(
-    session: AsyncSession, order: Order, rejection: risk.Rejected
+    connection: AsyncConnection, order: Order, rejection: risk.Rejected
 ) -> PlaceResult:
     order.status = OrderStatus.REJECTED
     order.reject_reason = f"{rejection.reason.value}: {rejection.detail}"[:200]
-    session.add(order)
-    await session.flush()
+    await _insert(connection, order)
     return PlaceResult(order)
 
 
-def _new_order(account_id: int, instrument: Instrument, request: OrderRequest) -> Order:
+async def _insert(connection: AsyncConnection, order: Order) -> None:
+    """Insert the taker and give it its id (the time priority within the symbol)."""
+    values = {name: getattr(order, name) for name in ORDER_FIELDS}
+    order.id = (await connection.execute(sql.INSERT_ORDER, values)).scalar_one()
+
+
+def _new_order(account_id: int, book: sql.Book, request: OrderRequest) -> Order:
     now = utcnow()
     return Order(
         account_id=account_id,
-        instrument_id=instrument.id,
+        instrument_id=book.id,
         client_order_id=request.client_order_id,
         request_hash=request.fingerprint(),
         side=request.side,
@@ -185,37 +195,31 @@ def _new_order(account_id: int, instrument: Instrument, request: OrderRequest) -
     )
 
 
-def _reference_price(instrument: Instrument) -> Decimal | None:
-    return instrument.last_price or instrument.reference_price
+def _reference_price(book: sql.Book) -> Decimal | None:
+    return book.last_price or book.reference_price
 
 
-def _price_bound(instrument: Instrument, request: OrderRequest, collar: Decimal) -> Decimal | None:
+def _price_bound(book: sql.Book, request: OrderRequest, collar: Decimal) -> Decimal | None:
     if request.order_type is OrderType.LIMIT:
         return request.limit_price
-    reference = _reference_price(instrument)
+    reference = _reference_price(book)
     if reference is None:
         return None
-    return risk.collar_price(request.side, reference, collar, instrument.tick_size)
+    return risk.collar_price(request.side, reference, collar, book.tick_size)
 
 
 def _approve(
-    instrument: Instrument,
-    request: OrderRequest,
-    account: Account,
-    position: Position,
-    collar: Decimal,
+    book: sql.Book, request: OrderRequest, taker: sql.Party, collar: Decimal
 ) -> risk.Approval:
     return risk.approve(
         side=request.side,
         order_type=request.order_type,
         qty=request.qty,
         limit_price=request.limit_price,
-        rules=risk.InstrumentRules(
-            instrument.symbol, instrument.tick_size, instrument.lot_size, instrument.tradable
-        ),
-        buying_power=account.cash - account.reserved_cash,
-        available_qty=position.qty - position.reserved_qty,
-        reference_price=_reference_price(instrument),
+        rules=risk.InstrumentRules(book.symbol, book.tick_size, book.lot_size, book.tradable),
+        buying_power=taker.cash - taker.reserved_cash,
+        available_qty=taker.qty - taker.reserved_qty,
+        reference_price=_reference_price(book),
         collar=collar,
     )
 
@@ -232,14 +236,9 @@ def _incoming(account_id: int, request: OrderRequest, approval: risk.Approval) -
     )
 
 
-def _limit(order: Order) -> Decimal:
-    assert order.limit_price is not None  # resting orders are always limit orders
-    return order.limit_price
-
-
-def _resting(order: Order) -> RestingOrder:
+def _resting(maker: sql.Maker) -> RestingOrder:
     return RestingOrder(
-        order.id, order.account_id, order.side, _limit(order), order.qty - order.filled_qty
+        maker.id, maker.account_id, maker.side, maker.limit_price, maker.qty - maker.filled_qty
     )
 
 
@@ -256,6 +255,20 @@ def _state(order: Order, reserve_price: Decimal) -> OrderState:
     )
 
 
+def _maker_state(maker: sql.Maker) -> OrderState:
+    # Resting orders are always limit orders: they reserve at their limit price.
+    return OrderState(
+        account_id=maker.account_id,
+        side=maker.side,
+        qty=maker.qty,
+        reserve_price=maker.limit_price,
+        filled_qty=maker.filled_qty,
+        filled_notional=maker.filled_notional,
+        reserved_cash=maker.reserved_cash,
+        status=maker.status,
+    )
+
+
 def _take_state(order: Order, state: OrderState) -> None:
     order.filled_qty = state.filled_qty
     order.filled_notional = state.filled_notional
@@ -263,8 +276,14 @@ def _take_state(order: Order, state: OrderState) -> None:
     order.status = state.status
 
 
-def _holding(position: Position) -> Holding:
-    return Holding(position.qty, position.reserved_qty, position.avg_price, position.realized_pnl)
+def _holding(party: sql.Party) -> Holding:
+    return Holding(party.qty, party.reserved_qty, party.avg_price, party.realized_pnl)
 
 
-__all__ = ["MAX_PLACE_STATEMENTS", "OrderRequest", "PlaceResult", "place_order"]
+__all__ = [
+    "MAX_PLACE_STATEMENTS",
+    "TRADE_STATEMENTS",
+    "OrderRequest",
+    "PlaceResult",
+    "place_order",
+]

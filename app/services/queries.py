@@ -5,6 +5,10 @@ instrument rows (one symbol's book; ascending ids when several), then account
 rows in ascending id, then position rows (ascending account id for one
 instrument, ascending instrument id for one account). On SQLite every write
 transaction starts with ``BEGIN IMMEDIATE`` instead, and these locks are no-ops.
+
+Every write of an instrument's orders and positions holds that instrument's row,
+so the order path (:mod:`app.services.order_statements`) reads them after taking it
+without locking them again.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ async def place_order(
             metrics.ORDERS_REJECTED.labels(reason).inc()
         if result.fills:
             metrics.FILLS.labels(body.symbol).inc(len(result.fills))
-        await _invalidate_book(runtime, body.symbol)
+        if result.fills or order.status.is_open:  # else the book is as it was
+            await _invalidate_book(runtime, body.symbol)
     return order_out(order, await symbol_of(runtime, session, order.instrument_id))
 
 

@@ -1,0 +1,321 @@
+"""The order path's SQL: Core statements built once, and the rows they read.
+
+Placing an order is the hottest path of the service. Its statements are built at
+import time with bound parameters, so each execution skips building and compiling
+a query (SQLAlchemy's compiled cache answers), and they are executed on the
+session's connection, outside the ORM unit of work: the rows come back as plain
+frozen dataclasses, and every write is explicit.
+
+The locking order is the one :mod:`app.services.queries` documents: the instrument
+row first (:data:`LOCK_BOOK`), then the account rows in ascending id
+(:data:`LOCK_PARTIES`). Positions and orders of an instrument are only written by
+transactions holding its instrument row, so once the lock is held a later statement
+reads them as committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.models import (
+    OPEN_STATUS_VALUES,
+    Account,
+    Fill,
+    Instrument,
+    LedgerEntry,
+    Order,
+    Position,
+    utcnow,
+)
+from app.db.types import ExactDecimal
+from app.domain.enums import OrderStatus, Side
+
+ZERO = Decimal(0)
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+instruments = _table(Instrument)
+orders = _table(Order)
+accounts = _table(Account)
+positions = _table(Position)
+fills = _table(Fill)
+ledger = _table(LedgerEntry)
+
+REPLAY_PREFIX = "replay_"
+
+LOCK_BOOK = (
+    select(instruments, *(column.label(REPLAY_PREFIX + column.name) for column in orders.c))
+    .select_from(
+        instruments.outerjoin(
+            orders,
+            and_(
+                orders.c.account_id == bindparam("account_id"),
+                orders.c.client_order_id == bindparam("client_order_id"),
+            ),
+        )
+    )
+    .where(instruments.c.symbol == bindparam("symbol"))
+    .with_for_update(of=instruments)
+)
+"""Lock one symbol's instrument row, and look up the caller's order with the
+``client_order_id`` in the same round trip.
+
+The lookup reads the snapshot taken before the lock was granted: an order with the
+same id committed meanwhile is not seen, and the unique constraint refuses the second
+insert instead (the caller then answers with the stored order)."""
+
+MAKER_COLUMNS = (
+    orders.c.id,
+    orders.c.account_id,
+    orders.c.side,
+    orders.c.limit_price,
+    orders.c.qty,
+    orders.c.filled_qty,
+    orders.c.filled_notional,
+    orders.c.reserved_cash,
+    orders.c.status,
+)
+
+
+def _crossing(maker_side: Side) -> Any:
+    """Resting orders of ``maker_side`` within ``:bound``, best first, only as many as
+    can fill ``:qty`` (the quantity ahead of each row in priority is below it)."""
+    bound = bindparam("bound", type_=ExactDecimal())
+    price_ok = (
+        orders.c.limit_price <= bound
+        if maker_side is Side.SELL
+        else (orders.c.limit_price >= bound)
+    )
+    priority = (
+        (orders.c.limit_price.asc(), orders.c.id.asc())
+        if maker_side is Side.SELL
+        else (orders.c.limit_price.desc(), orders.c.id.asc())
+    )
+    ahead = func.sum(orders.c.qty - orders.c.filled_qty).over(order_by=priority, rows=(None, -1))
+    ranked = (
+        select(orders.c.id.label("id"), ahead.label("ahead"))
+        .where(
+            orders.c.instrument_id == bindparam("instrument_id"),
+            orders.c.side == maker_side,
+            orders.c.status.in_(OPEN_STATUS_VALUES),
+            price_ok,
+        )
+        .subquery()
+    )
+    zero = literal(ZERO, ExactDecimal())
+    return (
+        select(*MAKER_COLUMNS)
+        .join(ranked, ranked.c.id == orders.c.id)
+        .where(func.coalesce(ranked.c.ahead, zero) < bindparam("qty", type_=ExactDecimal()))
+        .order_by(*priority)
+    )
+
+
+CROSSING = {Side.BUY: _crossing(Side.SELL), Side.SELL: _crossing(Side.BUY)}
+"""By the incoming order's side: the makers it would trade with."""
+
+LOCK_PARTIES = (
+    select(
+        accounts.c.id,
+        accounts.c.cash,
+        accounts.c.reserved_cash,
+        positions.c.id.label("position_id"),
+        positions.c.qty,
+        positions.c.reserved_qty,
+        positions.c.avg_price,
+        positions.c.realized_pnl,
+    )
+    .select_from(
+        accounts.outerjoin(
+            positions,
+            and_(
+                positions.c.account_id == accounts.c.id,
+                positions.c.instrument_id == bindparam("instrument_id"),
+            ),
+        )
+    )
+    .where(accounts.c.id.in_(bindparam("account_ids", expanding=True)))
+    .order_by(accounts.c.id)
+    .with_for_update(of=accounts)
+)
+"""Lock the parties' account rows in ascending id and read their positions in the
+instrument (a missing position reads as NULLs)."""
+
+INSERT_ORDER = insert(orders).returning(orders.c.id)
+INSERT_FILLS = insert(fills).returning(fills.c.id, fills.c.buy_order_id, fills.c.sell_order_id)
+"""Returns each fill's id with its orders, in no particular order (asking for the
+parameters' order would make SQLite insert row by row)."""
+INSERT_LEDGER = insert(ledger)
+SET_LAST_PRICE = (
+    update(instruments)
+    .where(instruments.c.id == bindparam("instrument_id"))
+    .values(last_price=bindparam("last_price"))
+)
+
+
+def _by_id(table: Table, *names: str) -> Any:
+    """UPDATE ``table`` SET the named columns WHERE id = ``:row_id`` (for executemany)."""
+    return (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in names})
+    )
+
+
+UPDATE_MAKERS = _by_id(
+    orders, "filled_qty", "filled_notional", "reserved_cash", "status", "updated_at"
+)
+UPDATE_ACCOUNTS = _by_id(accounts, "cash", "reserved_cash")
+UPDATE_POSITIONS = _by_id(
+    positions, "qty", "reserved_qty", "avg_price", "realized_pnl", "updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The locked instrument row, and the caller's order with the same client id, if any."""
+
+    id: int
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    tradable: bool
+    last_price: Decimal | None
+    reference_price: Decimal | None
+    replay: Order | None
+
+
+@dataclass(frozen=True, slots=True)
+class Maker:
+    """A resting order an incoming order crosses, as it stands."""
+
+    id: int
+    account_id: int
+    side: Side
+    limit_price: Decimal
+    qty: Decimal
+    filled_qty: Decimal
+    filled_notional: Decimal
+    reserved_cash: Decimal
+    status: OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A locked account and its position in the traded instrument."""
+
+    account_id: int
+    cash: Decimal
+    reserved_cash: Decimal
+    position_id: int
+    qty: Decimal
+    reserved_qty: Decimal
+    avg_price: Decimal
+    realized_pnl: Decimal
+
+
+async def lock_book(
+    connection: AsyncConnection, symbol: str, account_id: int, client_order_id: str | None
+) -> Book | None:
+    """Lock the symbol's instrument row; None for an unknown symbol."""
+    row = (
+        await connection.execute(
+            LOCK_BOOK,
+            {"symbol": symbol, "account_id": account_id, "client_order_id": client_order_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    values = row._mapping
+    replay = None
+    if values[REPLAY_PREFIX + "id"] is not None:
+        replay = Order(**{c.name: values[REPLAY_PREFIX + c.name] for c in orders.c})
+    return Book(
+        row.id,
+        row.symbol,
+        row.tick_size,
+        row.lot_size,
+        row.tradable,
+        row.last_price,
+        row.reference_price,
+        replay,
+    )
+
+
+async def crossing_makers(
+    connection: AsyncConnection, instrument_id: int, side: Side, bound: Decimal, qty: Decimal
+) -> list[Maker]:
+    """The resting orders an incoming ``side`` order bounded by ``bound`` would trade with."""
+    rows = await connection.execute(
+        CROSSING[side], {"instrument_id": instrument_id, "bound": bound, "qty": qty}
+    )
+    return [Maker(*row) for row in rows]
+
+
+async def lock_parties(
+    connection: AsyncConnection, instrument_id: int, account_ids: Iterable[int]
+) -> dict[int, Party]:
+    """Lock the accounts (ascending id) and read their positions, creating missing ones.
+
+    Returns the parties by account id; a missing account is simply absent.
+    """
+    wanted = sorted(set(account_ids))
+    rows = await _locked(connection, instrument_id, wanted)
+    missing = [row.id for row in rows if row.position_id is None]
+    if missing:
+        await _insert_positions(connection, instrument_id, missing)
+        rows = await _locked(connection, instrument_id, wanted)
+    return {row.id: _party(row) for row in rows if row.position_id is not None}
+
+
+def _party(row: Any) -> Party:
+    return Party(
+        row.id,
+        row.cash,
+        row.reserved_cash,
+        row.position_id,
+        row.qty,
+        row.reserved_qty,
+        row.avg_price,
+        row.realized_pnl,
+    )
+
+
+async def _locked(
+    connection: AsyncConnection, instrument_id: int, account_ids: Sequence[int]
+) -> Sequence[Any]:
+    result = await connection.execute(
+        LOCK_PARTIES, {"instrument_id": instrument_id, "account_ids": list(account_ids)}
+    )
+    return result.all()
+
+
+async def _insert_positions(
+    connection: AsyncConnection, instrument_id: int, account_ids: Sequence[int]
+) -> None:
+    """Insert empty positions (none can exist: the instrument lock is held, but a
+    conflict is harmless)."""
+    insert_class = sqlite.Insert if connection.dialect.name == "sqlite" else postgresql.Insert
+    now = utcnow()
+    rows = [
+        {"account_id": account_id, "instrument_id": instrument_id, "qty": ZERO,
+         "reserved_qty": ZERO, "avg_price": ZERO, "realized_pnl": ZERO, "updated_at": now}
+        for account_id in account_ids
+    ]  # fmt: skip
+    await connection.execute(
+        insert_class(positions)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=("account_id", "instrument_id"))
+    )
