@@ -17,7 +17,9 @@ from ops.core.exits import CannotRun
 from ops.deploy import lock
 from ops.deploy.gates import SmokeCredentials
 from ops.deploy.history import DeployHistory
+from ops.deploy.lease import LeaseLock
 from ops.deploy.platforms import Platform, platform_for
+from ops.deploy.platforms.kubernetes import KubernetesPlatform
 from ops.environments import (
     EnvironmentDefinition,
     environments_dir,
@@ -45,8 +47,15 @@ class DeployContext:
 
     @property
     def lock_path(self) -> Path:
-        """The deploy lock of the environment."""
+        """The deploy lock file of the environment (platforms without a shared one)."""
         return self.environment.state_dir / lock.FILE_NAME
+
+    def deploy_lock(self) -> lock.Lock:
+        """The environment's deploy lock: a Lease in the cluster on Kubernetes (what every
+        deployer shares), else the lock file."""
+        if isinstance(self.platform, KubernetesPlatform):
+            return LeaseLock(self.platform, f"{self.environment.kubernetes.deployment}-deploy")
+        return lock.DeployLock(self.lock_path)
 
     @property
     def history(self) -> DeployHistory:

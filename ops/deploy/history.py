@@ -7,6 +7,8 @@ releases`` shows it and ``invoke rollback`` finds the last good release in it.
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,13 @@ from ops.core.steps import Step
 FILE_NAME = "history.jsonl"
 # The name this log had before it was called the history; adopted on first use.
 EARLIER_FILE_NAME = "audit.jsonl"
+
+
+def who(env: Mapping[str, str]) -> str:
+    """The person (or CI actor) deploying."""
+    actor = env.get("GITHUB_ACTOR")
+    user = getpass.getuser()
+    return f"{actor} (via {user})" if actor else user
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""One deploy at a time per environment: an atomic lock file.
+"""One deploy at a time per environment: an atomic lock file (the local and Railway
+platforms; Kubernetes holds a Lease in the cluster instead, :mod:`ops.deploy.lease`).
 
 The lock records who holds it (user, host, pid), the version, when, and why.
 It is created with O_EXCL, so two deploys cannot both take it. A lock whose
@@ -15,6 +16,7 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from ops.core.exits import CannotRun
 from ops.core.processes import wait_for
@@ -37,6 +39,7 @@ class LockInfo:
     version: str
     started_at: str
     message: str
+    expires_at: str = ""  # a lease's: stale after it, wherever the holder ran
 
     def describe(self) -> str:
         """One line for humans."""
@@ -46,7 +49,10 @@ class LockInfo:
         )
 
     def is_stale(self) -> bool:
-        """True when the holder ran on this host and is no longer running."""
+        """True when a lease has expired, or the holder ran on this host and is no longer
+        running."""
+        if self.expires_at:
+            return datetime.fromisoformat(self.expires_at) < datetime.now(UTC)
         if self.host != socket.gethostname():
             return False
         try:
@@ -68,6 +74,34 @@ def read_lock(path: Path) -> LockInfo | None:
         return LockInfo("unknown", "unknown", 0, "unknown", "unknown", f"unreadable lock {path}")
 
 
+class Lock(Protocol):
+    """What a deploy lock does, wherever it lives (a file, a Lease)."""
+
+    info: LockInfo | None
+    notes: list[str]
+
+    @property
+    def where(self) -> str:
+        """The lock, for messages."""
+        ...
+
+    def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
+        """Take the lock, or :class:`LockHeld`."""
+        ...
+
+    def release(self) -> None:
+        """Give it back, if held."""
+        ...
+
+    def read(self) -> LockInfo | None:
+        """Who holds it."""
+        ...
+
+    def force_release(self) -> LockInfo | None:
+        """Release it whoever holds it."""
+        ...
+
+
 class DeployLock:
     """The per-environment lock, held for the whole deploy including verification."""
 
@@ -75,6 +109,19 @@ class DeployLock:
         self.path = path
         self.info: LockInfo | None = None
         self.notes: list[str] = []
+
+    @property
+    def where(self) -> str:
+        """The lock, for messages."""
+        return str(self.path)
+
+    def read(self) -> LockInfo | None:
+        """The current holder, or None when unlocked."""
+        return read_lock(self.path)
+
+    def force_release(self) -> LockInfo | None:
+        """Remove the lock whoever holds it; returns the holder."""
+        return force_release(self.path)
 
     def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
         """Take the lock, waiting up to ``wait_seconds``; raise :class:`LockHeld` otherwise."""

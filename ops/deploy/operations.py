@@ -19,7 +19,6 @@ from ops.core.exits import CannotRun
 from ops.deploy import views
 from ops.deploy.context import DeployContext, open_context
 from ops.deploy.history import DeployRecord
-from ops.deploy.lock import force_release, read_lock
 from ops.deploy.pipeline import Backup, DeployRequest, DeployRun
 from ops.deploy.platforms.kubernetes import KubernetesPlatform
 from ops.deploy.version import checked_version, resolve_version
@@ -116,7 +115,7 @@ def status(name: str, env: Mapping[str, str], console: Console) -> dict[str, Any
     """Public URL, serving version, what runs, health, lock."""
     context = open_context(name, env, check_tools=False)
     environment = context.environment
-    lock = read_lock(context.lock_path)
+    lock = context.deploy_lock().read()
     report = {
         "environment": environment.name,
         "platform": environment.platform,
@@ -168,8 +167,8 @@ def unlock(
     dry_run: bool = False,
 ) -> str:
     """Release the deploy lock: a stale one always, a live one only with ``force``."""
-    path = open_context(name, env, check_tools=False).lock_path
-    holder = read_lock(path)
+    deploy_lock = open_context(name, env, check_tools=False).deploy_lock()
+    holder = deploy_lock.read()
     if holder is None:
         said = f"{name} is not locked"
     elif not holder.is_stale() and not force:
@@ -179,7 +178,7 @@ def unlock(
     elif dry_run:
         said = f"dry run: would release the lock held by {holder.describe()}"
     else:
-        force_release(path)
+        deploy_lock.force_release()
         said = f"released the lock held by {holder.describe()}"
     console.say(said)
     console.result({

@@ -16,11 +16,10 @@ the history line, a JSON report, a tag for production, a notification.
 
 from __future__ import annotations
 
-import getpass
 import inspect
 import secrets as random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -36,8 +35,7 @@ from ops.core.notify import send
 from ops.core.steps import StepFailed, StepLog
 from ops.deploy import gates, views
 from ops.deploy.context import DeployContext
-from ops.deploy.history import DeployRecord
-from ops.deploy.lock import DeployLock
+from ops.deploy.history import DeployRecord, who
 from ops.deploy.platforms import Candidate
 from ops.environments import EnvironmentDefinition
 from ops.project import ROOT
@@ -255,13 +253,6 @@ def _prune(run: DeployRun, version: str) -> str:
     return f"removed {', '.join(removed)}" if removed else "nothing to remove"
 
 
-def who(env: Mapping[str, str]) -> str:
-    """The person (or CI actor) deploying."""
-    actor = env.get("GITHUB_ACTOR")
-    user = getpass.getuser()
-    return f"{actor} (via {user})" if actor else user
-
-
 class DeployRun:
     """One deploy or rollback of one environment, and its record."""
 
@@ -278,7 +269,7 @@ class DeployRun:
         self.request = request
         self.console = console
         self.backup = backup
-        self.lock = DeployLock(context.lock_path)
+        self.lock = context.deploy_lock()
         now = datetime.now(UTC)
         self.record = DeployRecord(
             id=now.strftime("%Y%m%dT%H%M%SZ") + "-" + random.token_hex(3),

@@ -39,6 +39,7 @@ from ops.core.commands import CommandError
 from ops.core.exits import CannotRun, one_line
 from ops.core.processes import Process, free_port, listening, wait_for
 from ops.deploy.gates import Target
+from ops.deploy.history import who
 from ops.deploy.platforms.base import Candidate, CommandLinePlatform, PlatformError
 from ops.environments import EnvironmentDefinition, KubernetesSettings
 from ops.project import ROOT
@@ -53,6 +54,7 @@ JOB_POD_FIELDS = ("securityContext", "automountServiceAccountToken", "volumes")
 JOB_CONTAINER_FIELDS = ("env", "envFrom", "resources", "securityContext", "volumeMounts")
 
 Manifest = dict[str, Any]
+CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
 class KubernetesPlatform(CommandLinePlatform):
@@ -285,7 +287,11 @@ class KubernetesPlatform(CommandLinePlatform):
         if it fails."""
         self._stop_forward()
         stable = f"deployment/{self.config.deployment}"
-        self._apply([self.stable_manifest(candidate.version)])
+        manifest = self.stable_manifest(candidate.version)
+        # What `kubectl rollout history` shows for the revision this makes.
+        cause = f"{candidate.version} ({self.image(candidate.version)}) by {who(self.env)}"
+        manifest["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = cause
+        self._apply([manifest])
         try:
             self._rollout(self.config.deployment)
         except CommandError:

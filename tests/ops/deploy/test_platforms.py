@@ -391,3 +391,14 @@ def test_under_ci_kubernetes_refuses_to_build_an_image_of_its_own() -> None:
 )  # fmt: skip
 def test_the_tag_of_an_image_reference(image: str, tag: str | None) -> None:
     assert tag_of(image) == tag
+
+
+def test_the_switch_records_the_change_cause_kubectl_rollout_history_shows() -> None:
+    recorder = Recorder()
+    platform = KubernetesPlatform(load_environment("staging"), {},
+                                  {**TASK_ENV, "GITHUB_ACTOR": "ana"}, runner=recorder)  # fmt: skip
+    platform.switch(Candidate("v2", Target("http://127.0.0.1:1"), "candidate"))
+    applied = [json.loads(s) for s in recorder.stdin if isinstance(s, str) and "Deployment" in s]
+    (deployment,) = [item for listed in applied for item in listed["items"]]
+    cause = deployment["metadata"]["annotations"]["kubernetes.io/change-cause"]
+    assert cause.startswith("v2 (ghcr.io/example/trading-api:v2) by ana (via ")
