@@ -26,6 +26,7 @@ from ops.environments import (
     load_environment,
     resolve_secrets,
 )
+from ops.storage import open_storage
 
 REPORTS_DIR = "reports"
 
@@ -59,8 +60,12 @@ class DeployContext:
 
     @property
     def history(self) -> DeployHistory:
-        """The environment's deploy history."""
-        return DeployHistory(self.environment.state_dir)
+        """The environment's deploy history; on a remote platform also kept in (and read
+        from) the environment's backup storage, since the state directory is a runner's."""
+        durable = None
+        if self.environment.platform != "local":
+            durable = open_storage(self.environment, self.env)
+        return DeployHistory(self.environment.state_dir, durable, self.environment.name)
 
     @property
     def reports_dir(self) -> Path:
@@ -89,4 +94,6 @@ def open_context(name: str, env: Mapping[str, str], *, check_tools: bool = True)
     if check_tools:
         context.platform.preflight()
         context.smoke_credentials()
+        if context.history.durable is not None:
+            context.history.durable.check()  # the run's record must have somewhere to go
     return context
