@@ -11,17 +11,13 @@ deletes the lock file of the local platform.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import socket
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from ops.core.commands import CommandError, Completed
-from ops.core.processes import wait_for
-from ops.deploy.lock import RETRY_SECONDS, LockHeld, LockInfo
+from ops.deploy.lock import LockInfo, take
 
 # Longer than any deploy job may run (cd.yml: 45 minutes at the most): a lease that old
 # belongs to a deploy that is gone.
@@ -58,19 +54,9 @@ class LeaseLock:
 
     def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
         """Take the lease, waiting up to ``wait_seconds``; :class:`LockHeld` otherwise."""
-        now = datetime.now(UTC)
-        info = LockInfo(
-            holder=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
-            version=version, started_at=now.isoformat(timespec="seconds"), message=message,
-            expires_at=(now + timedelta(seconds=self.seconds)).isoformat(timespec="seconds"),
-        )  # fmt: skip
-        waited = wait_for(
-            lambda: self._try_take(info), timeout=wait_seconds, interval=RETRY_SECONDS
-        )
-        if not waited.ready:
-            raise LockHeld(f"deploy lock {self.where} is held by {waited.seen}")
-        self.info = info
-        return info
+        info = LockInfo.ours(version, message, lasts_seconds=self.seconds)
+        self.info = take(self._try_take, info, self.where, wait_seconds)
+        return self.info
 
     def _try_take(self, info: LockInfo) -> tuple[bool, str]:
         if self._kubectl_ok(["create", "-f", "-"], self._manifest(info)):

@@ -13,8 +13,9 @@ import getpass
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +42,17 @@ class LockInfo:
     message: str
     expires_at: str = ""  # a lease's: stale after it, wherever the holder ran
 
+    @classmethod
+    def ours(cls, version: str, message: str, lasts_seconds: float | None = None) -> LockInfo:
+        """This process as a holder (until ``lasts_seconds`` from now, for a lease)."""
+        now = datetime.now(UTC)
+        expires = now + timedelta(seconds=lasts_seconds) if lasts_seconds is not None else None
+        return cls(
+            holder=getpass.getuser(), host=socket.gethostname(), pid=os.getpid(),
+            version=version, started_at=now.isoformat(timespec="seconds"), message=message,
+            expires_at=expires.isoformat(timespec="seconds") if expires else "",
+        )  # fmt: skip
+
     def describe(self) -> str:
         """One line for humans."""
         return (
@@ -62,6 +74,17 @@ class LockInfo:
         except PermissionError:
             return False
         return False
+
+
+def take(
+    attempt: Callable[[LockInfo], tuple[bool, str]], info: LockInfo, where: str, wait: float
+) -> LockInfo:
+    """Take a lock as ``info`` with ``attempt`` (True, or False and who holds it), retrying
+    for ``wait`` seconds; :class:`LockHeld` naming the holder otherwise."""
+    waited = wait_for(lambda: attempt(info), timeout=wait, interval=RETRY_SECONDS)
+    if not waited.ready:
+        raise LockHeld(f"deploy lock {where} is held by {waited.seen}")
+    return info
 
 
 def read_lock(path: Path) -> LockInfo | None:
@@ -125,21 +148,8 @@ class DeployLock:
 
     def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
         """Take the lock, waiting up to ``wait_seconds``; raise :class:`LockHeld` otherwise."""
-        info = LockInfo(
-            holder=getpass.getuser(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            version=version,
-            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            message=message,
-        )
-        waited = wait_for(
-            lambda: self._try_take(info), timeout=wait_seconds, interval=RETRY_SECONDS
-        )
-        if not waited.ready:
-            raise LockHeld(f"deploy lock {self.path} is held by {waited.seen}")
-        self.info = info
-        return info
+        self.info = take(self._try_take, LockInfo.ours(version, message), self.where, wait_seconds)
+        return self.info
 
     def _try_take(self, info: LockInfo) -> tuple[bool, str]:
         """One attempt (a :func:`wait_for` probe): take the lock, or name who holds it."""
