@@ -56,21 +56,17 @@ def check_fits(slo: Slo, accounts: int, addresses: int, limits: Limits, where: s
     if not limits.enabled:
         return
     per_window = slo.run.rate * limits.window_seconds
-    by_address = per_window / max(addresses, 1)
-    budget = limits.per_address * HEADROOM
-    if by_address > budget:
-        raise LimitsProblem(
-            f"{where}: {slo.run.rate:g} req/s from {addresses} address(es) is {by_address:.0f} "
-            f"requests per {limits.window_seconds} s per address, over {HEADROOM:.0%} of its "
-            f"per-address limit ({limits.per_address}): lower [perf.run] rate, or generate "
-            "from more hosts"
-        )
-    by_account = per_window / max(accounts, 1)
-    budget = limits.per_account * HEADROOM
-    if by_account > budget:
-        raise LimitsProblem(
-            f"{where}: {slo.run.rate:g} req/s over {accounts} account(s) is "
-            f"{by_account:.0f} requests per {limits.window_seconds} s per account, over "
-            f"{HEADROOM:.0%} of its per-account limit ({limits.per_account}): lower "
-            "[perf.run] rate, or list more accounts"
-        )
+    shares = (
+        ("address", addresses, f"from {addresses} address(es)", limits.per_address,
+         "generate from more hosts"),
+        ("account", accounts, f"over {accounts} account(s)", limits.per_account,
+         "list more accounts"),
+    )  # fmt: skip
+    for name, count, spread, limit, remedy in shares:
+        each = per_window / max(count, 1)
+        if each > limit * HEADROOM:
+            raise LimitsProblem(
+                f"{where}: {slo.run.rate:g} req/s {spread} is {each:.0f} requests per "
+                f"{limits.window_seconds} s per {name}, over {HEADROOM:.0%} of its per-{name} "
+                f"limit ({limit}): lower [perf.run] rate, or {remedy}"
+            )
