@@ -36,7 +36,9 @@ def definitions(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def env(definitions: Path) -> dict[str, str]:
-    return {"DEPLOY_ENVIRONMENTS_DIR": str(definitions), "PATH": os.environ["PATH"]}
+    # The uv nox uses ($UV), as a deploy would find it; none on PATH is assumed.
+    uv = {"UV": os.environ["UV"]} if os.environ.get("UV") else {}
+    return {"DEPLOY_ENVIRONMENTS_DIR": str(definitions), "PATH": os.environ["PATH"], **uv}
 
 
 def quiet() -> Console:
