@@ -65,7 +65,7 @@ def test_refusals_are_one_line_and_exit_2(
         assert refused.value.exit_code == CANNOT_RUN
         assert "\n" not in str(refused.value)
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
-    missing_tools = {**env, "PATH": "/nonexistent"}
+    missing_tools = {**{k: v for k, v in env.items() if k != "UV"}, "PATH": "/nonexistent"}
     with pytest.raises(CannotRun, match="uv not found") as no_uv:
         operations.deploy("solo", missing_tools, quiet(), version="v1")
     assert no_uv.value.exit_code == CANNOT_RUN
