@@ -118,7 +118,7 @@ class KubernetesSettings(_Section):
     deployment: str = "trading-api"
     container: str = "api"
     manifests_dir: str = "deploy/kubernetes/base"
-    image: str = "ghcr.io/example/trading-api"
+    image: str = ""  # the image repository; "" : ghcr.io/<GITHUB_REPOSITORY>, where CI pushes
     rollout_timeout_seconds: int = Field(default=300, gt=0)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,7 +36,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ops.core import environ
-from ops.core.commands import CommandError
+from ops.core.commands import CommandError, Runner, run
 from ops.core.exits import CannotRun, one_line
 from ops.core.processes import Process, free_port, listening, wait_for
 from ops.deploy.gates import Target
@@ -65,6 +66,16 @@ class KubernetesPlatform(CommandLinePlatform):
     _rendered: list[Manifest] | None = None
     pinned: str | None = None  # the image CI built, by digest: deployed as it is
 
+    def __init__(
+        self,
+        environment: EnvironmentDefinition,
+        secrets: Mapping[str, str],
+        env: Mapping[str, str],
+        runner: Runner = run,
+    ) -> None:
+        super().__init__(environment, secrets, env, runner)
+        self.kept_images: dict[str, str] = {}  # version -> the image a kept revision ran
+
     def pin_image(self, reference: str, version: str) -> None:
         """Deploy ``reference`` (``REPOSITORY:VERSION@sha256:DIGEST``, as CI pushed it)
         instead of building: its tag must be the version being deployed."""
@@ -93,10 +104,25 @@ class KubernetesPlatform(CommandLinePlatform):
         return [*base, "--namespace", self.config.namespace, *args]
 
     def image(self, version: str) -> str:
-        """The image reference of a version (the pinned one, by digest, for its version)."""
+        """The image reference of a version: the pinned one (by digest) for its version, the
+        exact one a kept revision ran (a rollback target), else the repository's tag."""
         if self.pinned and tag_of(self.pinned) == version:
             return self.pinned
-        return f"{self.config.image}:{version}"
+        if version in self.kept_images:
+            return self.kept_images[version]
+        return f"{self.repository}:{version}"
+
+    @property
+    def repository(self) -> str:
+        """Where the images are: ``[kubernetes] image``, else the GitHub repository's own
+        package (``ghcr.io/<owner>/<name>``, as CI pushes it)."""
+        if self.config.image:
+            return self.config.image
+        repository = self.env.get("GITHUB_REPOSITORY", "")
+        if not repository:
+            raise CannotRun(f"{self.environment.name}: no image repository: set [kubernetes] "
+                            "image, or GITHUB_REPOSITORY (ghcr.io/<owner>/<name>)")  # fmt: skip
+        return f"ghcr.io/{repository.lower()}"
 
     @property
     def candidate_name(self) -> str:
@@ -162,7 +188,9 @@ class KubernetesPlatform(CommandLinePlatform):
             annotations = item.get("metadata", {}).get("annotations", {})
             revision = int(annotations.get("deployment.kubernetes.io/revision", 0))
             image = item["spec"]["template"]["spec"]["containers"][0]["image"]
-            revisions.append((revision, tag_of(image) or image))
+            version = tag_of(image) or image
+            self.kept_images[version] = image  # a rollback runs exactly what ran (by digest)
+            revisions.append((revision, version))
         return [tag for _, tag in sorted(revisions)]
 
     def build(self, version: str, source: Path) -> str:

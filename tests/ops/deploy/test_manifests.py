@@ -247,7 +247,9 @@ def test_the_real_overlay_reaches_the_stable_deployment_only_at_the_switch(
     monkeypatch.setattr("ops.deploy.platforms.kubernetes.listening", lambda port: True)
     rendered = run(["kubectl", "kustomize", str(KUBERNETES / "overlays" / "staging")]).checked()
     recorder = Recorder(rendered=rendered.stdout)
-    platform = KubernetesPlatform(load_environment("staging"), {}, {}, runner=recorder)
+    platform = KubernetesPlatform(
+        load_environment("staging"), {}, {"GITHUB_REPOSITORY": "acme/trading-api"}, runner=recorder
+    )
     platform.preflight()
     platform.build("v2", Path("."))
     platform.migrate("v2")

@@ -17,7 +17,8 @@ from ops.deploy.platforms.railway import RailwayPlatform
 from ops.environments import load_environment
 from tests.ops.deploy.recorder import RENDERED, Recorder
 
-TASK_ENV = {"PATH": "/usr/bin:/bin", "KUBECONFIG": "/home/ci/.kube/config"}
+TASK_ENV = {"PATH": "/usr/bin:/bin", "KUBECONFIG": "/home/ci/.kube/config",
+            "GITHUB_REPOSITORY": "Example/trading-api"}  # fmt: skip
 
 
 class FakeForward:
@@ -402,3 +403,17 @@ def test_the_switch_records_the_change_cause_kubectl_rollout_history_shows() -> 
     (deployment,) = [item for listed in applied for item in listed["items"]]
     cause = deployment["metadata"]["annotations"]["kubernetes.io/change-cause"]
     assert cause.startswith("v2 (ghcr.io/example/trading-api:v2) by ana (via ")
+
+
+def test_a_rollback_runs_exactly_the_image_a_kept_revision_ran() -> None:
+    platform = kube(Recorder())
+    assert platform.available_versions() == ["v1", "v2", "v3"]
+    assert platform.image("v2") == "registry/api:v2"  # what the ReplicaSet ran, not a guess
+    assert platform.image("v9") == "ghcr.io/example/trading-api:v9"  # never kept: the setting
+
+
+def test_the_image_repository_is_the_github_repositorys_own_package() -> None:
+    assert kube(Recorder()).repository == "ghcr.io/example/trading-api"  # lower-cased
+    nowhere = KubernetesPlatform(load_environment("staging"), {}, {"PATH": "/bin"})
+    with pytest.raises(CannotRun, match=r"staging: no image repository: set \[kubernetes\] image"):
+        nowhere.image("v1")
