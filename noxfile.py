@@ -41,10 +41,10 @@ def tests(session: nox.Session) -> None:
     # runs on the CI's Python, only on the default one.
     if session.python == DEFAULT_PYTHON:
         install.install_locked(session, "test", "ops", "security", "perf", "bench", "lint")
-        testing.pytest(session, "tests/unit", "tests/api", "tests/ops")
+        testing.pytest(session, "tests/unit", "tests/api", "tests/ops", parallel=True)
     else:
         install.install_locked(session, "test", "ops")
-        testing.pytest(session, "tests/unit", "tests/api")
+        testing.pytest(session, "tests/unit", "tests/api", parallel=True)
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)

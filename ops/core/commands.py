@@ -177,10 +177,14 @@ def find_executable(
     Raises :class:`ToolNotFound` whose message ends with ``hint`` (how to install it).
     """
     if variable and env is not None and env.get(variable):
-        candidate = Path(env[variable])
+        named = env[variable]
+        # A bare name (UV=uv) is looked up on PATH, as a shell would.
+        candidate = Path(
+            named if os.sep in named else shutil.which(named, path=env.get("PATH")) or named
+        )
         if candidate.is_file():
             return str(candidate)
-        raise ToolNotFound(f"{name}: ${variable} names {candidate}, which does not exist")
+        raise ToolNotFound(f"{name}: ${variable} names {named}, which does not exist")
     for candidate in _candidates(name, env):
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)

@@ -19,18 +19,25 @@ JUNIT_DIR = REPORTS / "junit"
 NO_COVERAGE = "--no-coverage"
 
 
-def pytest(session: nox.Session, *paths: str, env: dict[str, str] | None = None) -> None:
+def pytest(
+    session: nox.Session, *paths: str, env: dict[str, str] | None = None, parallel: bool = False
+) -> None:
     """Run pytest under coverage with a JUnit report named after the session.
 
     Arguments after ``--`` replace the default paths and options, as with pytest;
     ``--no-coverage`` among them runs pytest without measuring (a faster local loop).
+    ``parallel`` spreads the default paths over one pytest-xdist worker per CPU: most of
+    these tests wait on the servers and tools they start (coverage measures the workers:
+    ``patch = subprocess``). Suites that judge timing (load under a deploy, SLO runs) stay
+    serial.
     """
     JUNIT_DIR.mkdir(parents=True, exist_ok=True)
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
     junit = JUNIT_DIR / f"{session.name}.xml"
     # Deploy tests build releases with uv: tell them which one nox uses.
     run_env = {"COVERAGE_FILE": str(COVERAGE_DIR / ".coverage"), "UV": uv(session), **(env or {})}
-    args = [arg for arg in session.posargs if arg != NO_COVERAGE] or list(paths)
+    given = [arg for arg in session.posargs if arg != NO_COVERAGE]
+    args = given or [*(["--numprocesses", "auto"] if parallel else []), *paths]
     runner = ["python"] if NO_COVERAGE in session.posargs else ["coverage", "run"]
     session.run(*runner, "-m", "pytest", f"--junitxml={junit}", *args, env=run_env)
 

@@ -72,7 +72,7 @@ def test_a_run_that_meets_its_objectives_passes_and_becomes_the_next_baseline(
     code, again = run(tmp_path, "--slo", str(RELAXED), "--baseline", "latest")
     assert code in (DONE, CHECK_FAILED), again.get("reason")
     assert again["baseline"]["path"] == str(stored[0])
-    assert len(passwords) == 32
+    assert len(passwords) == 8
     assert all(password not in written(tmp_path) for password in passwords)
 
 
@@ -99,7 +99,7 @@ def test_on_sqlite_with_a_master_and_workers_the_run_is_a_smoke_run(tmp_path: Pa
     )
     assert verdict["requests"][ORDERS]["count"] > 0
     # Both workers' figures, merged once each: every account logged in exactly once.
-    assert verdict["requests"]["POST /v1/auth/token"]["count"] == 16
+    assert verdict["requests"]["POST /v1/auth/token"]["count"] == 4
     measured = json.loads((tmp_path / "reports" / "measurements.json").read_text())
     assert measured["workers"] == 2
 

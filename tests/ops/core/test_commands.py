@@ -78,6 +78,8 @@ def test_executables_are_found_beside_python_on_path_or_by_variable(tmp_path: Pa
     assert commands.find_executable("tool", hint="x", env={"PATH": str(tmp_path)}) == str(tool)
     found = commands.find_executable("anything", hint="x", env={"T": str(tool)}, variable="T")
     assert found == str(tool)
+    bare = {"T": "tool", "PATH": str(tmp_path)}  # a bare name is looked up on PATH
+    assert commands.find_executable("anything", hint="x", env=bare, variable="T") == str(tool)
     with pytest.raises(commands.ToolNotFound, match=r"\$T names .*missing, which does not exist"):
         commands.find_executable(
             "anything", hint="x", env={"T": str(tmp_path / "missing")}, variable="T"

@@ -96,6 +96,12 @@ def test_pytest_writes_junit_and_coverage_and_passes_arguments(tmp_path: Path) -
     testing.pytest(default.session, "tests/unit", "tests/api", env={"X": "1"})
     assert default.calls[0][1][5:] == ("tests/unit", "tests/api")
     assert default.calls[0][2]["env"]["X"] == "1"
+    spread = FakeSession()
+    testing.pytest(spread.session, "tests/unit", parallel=True)
+    assert spread.calls[0][1][5:] == ("--numprocesses", "auto", "tests/unit")
+    chosen = FakeSession(posargs=["tests/unit/test_book.py"])
+    testing.pytest(chosen.session, "tests/unit", parallel=True)
+    assert chosen.calls[0][1][5:] == ("tests/unit/test_book.py",), "what you name runs as named"
 
 
 def test_pytest_without_coverage() -> None:
