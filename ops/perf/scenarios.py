@@ -27,6 +27,7 @@ import json
 import math
 import random
 import secrets
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -131,7 +132,7 @@ def text(value: Decimal) -> str:
 # -- parameters ------------------------------------------------------------------------
 
 
-class ScenarioParameters(BaseModel):
+class ScenarioParameters(BaseModel, ABC):
     """What every scenario has: how many accounts it provisions, and of which roles."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -157,9 +158,9 @@ class ScenarioParameters(BaseModel):
         return makers + [other] * (self.accounts - self.makers)
 
     @property
+    @abstractmethod
     def traded(self) -> list[str]:
         """The symbols the scenario trades or reads."""
-        raise NotImplementedError
 
     def opening_book(self, instrument: Instrument) -> list[tuple[str, str, str]]:
         """(side, qty, price) of each order one maker rests before the run: a maker order
@@ -172,10 +173,11 @@ class ScenarioParameters(BaseModel):
         """The offered rate: the run's, constant."""
         return Rate(run.rate)
 
+    @abstractmethod
     def request_names(self) -> tuple[str, ...]:
         """Every request name the scenario makes."""
-        raise NotImplementedError
 
+    @abstractmethod
     def workload(
         self,
         traders: Sequence[Trader],
@@ -184,7 +186,6 @@ class ScenarioParameters(BaseModel):
         tag: str,
     ) -> Workload:
         """One process's traffic, acting as ``traders``."""
-        raise NotImplementedError
 
 
 class _Trading(ScenarioParameters):
