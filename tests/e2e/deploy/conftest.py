@@ -69,7 +69,7 @@ RATE_LIMIT_PER_IP = "1000000"
 RATE_LIMIT_PER_USER = "1000000"
 
 [timeouts]
-readiness_seconds = 8
+readiness_seconds = 20
 drain_seconds = 5
 verify_seconds = 5
 lock_wait_seconds = 20
