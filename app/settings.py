@@ -50,6 +50,19 @@ class Environment(StrEnum):
         return self in (Environment.STAGING, Environment.PRODUCTION)
 
 
+def async_database_url(url: str) -> str:
+    """``url`` with the async driver the service uses (``postgres://`` and
+    ``postgresql://`` -> asyncpg, ``sqlite://`` -> aiosqlite); ValueError for another."""
+    value = url.strip()
+    if value.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + value.split("://", 1)[1]
+    if value.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+    if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        raise ValueError("must be a postgresql:// or sqlite:// URL")
+    return value
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message is one line naming it."""
 
@@ -121,16 +134,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            return value
-        if value.startswith(("postgres://", "postgresql://")):
-            return "postgresql+asyncpg://" + value.split("://", 1)[1]
-        if value.startswith("sqlite://"):
-            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
-        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
-            raise ValueError("must be a postgresql:// or sqlite:// URL")
-        return value
+        return async_database_url(value) if value.strip() else ""
 
     @model_validator(mode="after")
     def _deployed_safety(self) -> Settings:

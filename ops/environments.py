@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,6 +142,23 @@ class ImageSettings(_Section):
     redis_url_env: str = "IMAGE_CHECK_REDIS_URL"
 
 
+ServiceUserKind = Literal["smoke", "monitor", "perf"]
+GATE_USERS: tuple[ServiceUserKind, ...] = ("smoke", "monitor")
+
+
+class ServiceUsers(_Section):
+    """``[users]``: the service accounts ``invoke users.provision`` keeps (docs/users.md):
+    the smoke user (``[gates]``), the monitor's journey user (``[monitor.journey]``) and
+    the load accounts of the perf step, each with the balance it trades with."""
+
+    provision: list[ServiceUserKind] = Field(default_factory=lambda: list(GATE_USERS))
+    gate_cash: Decimal = Field(default=Decimal(10000), ge=0)  # the smoke and monitor users'
+    perf_password_env: str = "PERF_PASSWORD"  # noqa: S105 - a variable name
+    perf_email_domain: str = ""  # "": the public URL's host
+    perf_cash: Decimal = Field(default=Decimal(100_000_000), ge=0)
+    perf_holding_lots: int = Field(default=100_000, ge=0)  # of every symbol a scenario trades
+
+
 class EnvironmentDefinition(_Section):
     """One deployment target, as ``deploy/environments/<name>.toml`` defines it."""
 
@@ -167,6 +185,7 @@ class EnvironmentDefinition(_Section):
     railway: RailwaySettings = Field(default_factory=RailwaySettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
+    users: ServiceUsers = Field(default_factory=ServiceUsers)
     perf: dict[str, Any] = Field(default_factory=dict)  # over deploy/perf.toml: slo()
 
     @field_validator("required_secrets")

@@ -63,27 +63,30 @@ async def register(
     """Create a user and an empty cash account; the e-mail must be new."""
     try:
         async with sessions() as session, session.begin():
-            user = User(
-                email=email.lower(),
-                password_hash=hash_password(password),
-                role=role,
-                is_active=True,
-                created_at=utcnow(),
-            )
-            session.add(user)
-            await session.flush()
-            account = Account(
-                user_id=user.id,
-                currency=CASH_ASSET,
-                cash=ZERO,
-                reserved_cash=ZERO,
-                created_at=utcnow(),
-            )
-            session.add(account)
-            await session.flush()
-            return user, account
+            return await add_user(session, email, password, role)
     except IntegrityError:
         raise AlreadyExists(f"{email.lower()} is already registered") from None
+
+
+async def add_user(
+    session: AsyncSession, email: str, password: str, role: Role
+) -> tuple[User, Account]:
+    """Create a user and an empty cash account within the caller's transaction."""
+    user = User(
+        email=email.lower(),
+        password_hash=hash_password(password),
+        role=role,
+        is_active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    await session.flush()
+    account = Account(
+        user_id=user.id, currency=CASH_ASSET, cash=ZERO, reserved_cash=ZERO, created_at=utcnow()
+    )
+    session.add(account)
+    await session.flush()
+    return user, account
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:

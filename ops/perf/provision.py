@@ -6,9 +6,11 @@ a holding of every traded symbol), and the makers rest their opening orders a fe
 either side of the reference price -- so the first takers find a book. Readers trade a
 little first, so that their orders and fills are not empty lists.
 
-A deployed environment's accounts come from the environment: ``PERF_ACCOUNTS`` names a
-JSON file in the plan's format (``[{"email", "password", "role"}]``, provisioned by the
-users task); nothing is written there before the run.
+A named deployed environment's accounts are its load accounts (``[users]``, made by
+``invoke users.provision``; their passwords derive from one secret,
+:mod:`ops.users.accounts`). A bare ``--host`` has no definition: ``PERF_ACCOUNTS`` names
+a JSON file in the plan's format (``[{"email", "password", "role"}]``). Nothing is written
+to a deployed service before the run.
 
 The reference price of a symbol is the middle of its quote, else its last trade, else
 the price the instrument was listed at (migration 0002).
@@ -28,6 +30,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ops.core.exits import CannotRun
+from ops.environments import EnvironmentDefinition, known_secrets
 from ops.live.client import TradingClient, limit_order
 from ops.live.server import funded_admin
 from ops.perf.scenarios import (
@@ -40,6 +43,7 @@ from ops.perf.scenarios import (
     parameters,
 )
 from ops.perf.slo import Slo, _first_problem
+from ops.users.accounts import scenario_accounts
 
 ACCOUNTS_VARIABLE = "PERF_ACCOUNTS"
 CASH = "100000000"  # each local account's deposit
@@ -61,12 +65,25 @@ class Provisioned:
 
 
 def provision(
-    base_url: str, scenario: str, slo: Slo, env: Mapping[str, str], *, local: bool
+    base_url: str,
+    scenario: str,
+    slo: Slo,
+    env: Mapping[str, str],
+    *,
+    local: bool,
+    environment: EnvironmentDefinition | None = None,
 ) -> Provisioned:
     """Accounts and market facts for ``scenario`` at ``base_url``: registered and funded
-    there (``local``), or read from ``PERF_ACCOUNTS`` (a deployed environment)."""
+    there (``local``); a named ``environment``'s load accounts (``invoke users.provision``
+    made them); else the ``PERF_ACCOUNTS`` file (a bare ``--host``)."""
     params = parameters(scenario, slo)
-    accounts = None if local else deployed_accounts(env, params)
+    accounts = None
+    if not local:
+        accounts = (
+            scenario_accounts(environment, params, known_secrets(environment, env))
+            if environment is not None
+            else deployed_accounts(env, params)
+        )
     with TradingClient(base_url) as client:
         market = market_facts(client, params.traded)
     if accounts is None:

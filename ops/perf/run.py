@@ -285,10 +285,12 @@ def generate_load(
 ) -> measurements.Measurements | None:
     """Provision the accounts, hand locust the plan, run it; what it measured (None when
     only workers ran here)."""
-    provisioned = provision(target.url, opts.scenario, slo, env, local=target.local)
-    if opts.env_name and not target.local:
+    environment = load_environment(opts.env_name) if opts.env_name else None
+    provisioned = provision(target.url, opts.scenario, slo, env, local=target.local,
+                            environment=environment)  # fmt: skip
+    if environment is not None and not target.local:
         # One generator address: with several hosts the check is on the safe side.
-        limits = Limits.of(load_environment(opts.env_name).app)
+        limits = Limits.of(environment.app)
         check_fits(slo, len(provisioned.accounts), 1, limits, f"{opts.env_name}'s rate limits")
     plan = Plan(
         opts.scenario, slo, provisioned.accounts, opts.seed, generator.processes, identity,
