@@ -140,7 +140,7 @@ async def _place(
     settled = settle(
         _state(order, approval.price_bound),
         result,
-        {maker.id: _maker_state(maker) for maker in makers},
+        {maker.id: _state(maker, maker.limit_price) for maker in makers},
         {p.account_id: Balance(p.cash, p.reserved_cash) for p in parties.values()},
         {p.account_id: _holding(p) for p in parties.values()},
     )
@@ -242,7 +242,9 @@ def _resting(maker: sql.Maker) -> RestingOrder:
     )
 
 
-def _state(order: Order, reserve_price: Decimal) -> OrderState:
+def _state(order: Order | sql.Maker, reserve_price: Decimal) -> OrderState:
+    """An order's settlement state; a resting maker is a limit order, reserving at its
+    limit price."""
     return OrderState(
         account_id=order.account_id,
         side=order.side,
@@ -252,20 +254,6 @@ def _state(order: Order, reserve_price: Decimal) -> OrderState:
         filled_notional=order.filled_notional,
         reserved_cash=order.reserved_cash,
         status=order.status,
-    )
-
-
-def _maker_state(maker: sql.Maker) -> OrderState:
-    # Resting orders are always limit orders: they reserve at their limit price.
-    return OrderState(
-        account_id=maker.account_id,
-        side=maker.side,
-        qty=maker.qty,
-        reserve_price=maker.limit_price,
-        filled_qty=maker.filled_qty,
-        filled_notional=maker.filled_notional,
-        reserved_cash=maker.reserved_cash,
-        status=maker.status,
     )
 
 

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.services.seed import DEMO_PASSWORD
-from ops.core.exits import CannotRun
 from ops.deploy import lock
+from ops.deploy.bucket_lock import StorageLock
 from ops.deploy.gates import SmokeCredentials
 from ops.deploy.history import DeployHistory
 from ops.deploy.lease import LeaseLock
@@ -26,7 +25,8 @@ from ops.environments import (
     load_environment,
     resolve_secrets,
 )
-from ops.storage import open_storage
+from ops.storage import Storage, open_storage
+from ops.users.accounts import password_of, smoke_user
 
 REPORTS_DIR = "reports"
 
@@ -51,21 +51,30 @@ class DeployContext:
         """The deploy lock file of the environment (platforms without a shared one)."""
         return self.environment.state_dir / lock.FILE_NAME
 
+    @property
+    def durable(self) -> Storage | None:
+        """The environment's backup storage on a remote platform, whose state directory is
+        a throwaway runner's (what keeps its history, and its lock off Kubernetes)."""
+        if self.environment.platform == "local":
+            return None
+        return open_storage(self.environment, self.env)
+
     def deploy_lock(self) -> lock.Lock:
-        """The environment's deploy lock: a Lease in the cluster on Kubernetes (what every
-        deployer shares), else the lock file."""
+        """The environment's deploy lock, where every deployer sees it: a Lease in the
+        cluster on Kubernetes, an object in the backup storage on another remote platform
+        (Railway), else the lock file."""
         if isinstance(self.platform, KubernetesPlatform):
             return LeaseLock(self.platform, f"{self.environment.kubernetes.deployment}-deploy")
+        durable = self.durable
+        if durable is not None:
+            return StorageLock(durable, self.name)
         return lock.DeployLock(self.lock_path)
 
     @property
     def history(self) -> DeployHistory:
         """The environment's deploy history; on a remote platform also kept in (and read
-        from) the environment's backup storage, since the state directory is a runner's."""
-        durable = None
-        if self.environment.platform != "local":
-            durable = open_storage(self.environment, self.env)
-        return DeployHistory(self.environment.state_dir, durable, self.environment.name)
+        from) :attr:`durable`."""
+        return DeployHistory(self.environment.state_dir, self.durable, self.environment.name)
 
     @property
     def reports_dir(self) -> Path:
@@ -73,17 +82,12 @@ class DeployContext:
         return self.environment.state_dir / REPORTS_DIR
 
     def smoke_credentials(self) -> SmokeCredentials:
-        """The smoke user's credentials: the password from the secrets or the variables,
-        else the demo password where demo data is seeded; else :class:`CannotRun`."""
-        gates = self.environment.gates
-        password = self.secrets.get(gates.smoke_password_env) or self.env.get(
-            gates.smoke_password_env
-        )
-        if not password and self.environment.seed_demo_data:
-            password = DEMO_PASSWORD
-        if not password:
-            raise CannotRun(f"{gates.smoke_password_env}: the smoke user's password is required")
-        return SmokeCredentials(gates.smoke_user, password)
+        """The smoke user's credentials (:func:`ops.users.accounts.password_of`: from the
+        secrets or the variables, else the demo password where demo data is seeded);
+        :class:`~ops.core.exits.CannotRun` without one."""
+        user = smoke_user(self.environment)
+        values = {**self.env, **self.secrets}
+        return SmokeCredentials(user.email, password_of(user, values, self.environment))
 
 
 def open_context(name: str, env: Mapping[str, str], *, check_tools: bool = True) -> DeployContext:
@@ -94,6 +98,6 @@ def open_context(name: str, env: Mapping[str, str], *, check_tools: bool = True)
     if check_tools:
         context.platform.preflight()
         context.smoke_credentials()
-        if context.history.durable is not None:
-            context.history.durable.check()  # the run's record must have somewhere to go
+        if (durable := context.durable) is not None:
+            durable.check()  # the lock and the run's record must have somewhere to go
     return context

@@ -311,12 +311,19 @@ class DeployRun:
             result, reason = self._apply()
             self._finish(result, reason, time.monotonic() - started)
         finally:
-            self.lock.release()
+            self._release_lock()
         if result == "refused":
             raise DeployRefused(f"{self.request.action} refused: {reason}")
         if result != "succeeded":
             raise DeployFailed(f"{self.request.action} failed: {reason}")
         return self.record
+
+    def _release_lock(self) -> None:
+        """Give the lock back, and say what its release noted (a lock it could not delete)."""
+        noted = len(self.lock.notes)
+        self.lock.release()
+        for note in self.lock.notes[noted:]:
+            self.console.say(f"  {note}")
 
     def _apply(self) -> tuple[str, str]:
         """Run the plan; the result and the reason it did not succeed."""

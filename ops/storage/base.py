@@ -4,6 +4,11 @@ Keys are ``/``-separated relative paths (``local/db/<id>/manifest.json``); a
 backend maps them below its own root (a directory, or a bucket and prefix).
 Payloads are streamed: ``put`` reads a file object until EOF and ``get``
 writes into one, so no object is ever held in memory whole.
+
+Small objects can also be written conditionally on what was read (``get_tagged``,
+``put_if_absent``, ``replace_if``, ``delete_if``): what a lock shared by several
+machines needs (:mod:`ops.deploy.bucket_lock`). A tag is the content's hash (S3's ETag),
+so a write conditional on it fails once anyone else has written different content.
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ class ObjectInfo:
     key: str
     size: int
     modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """A small object's content and its tag (what a conditional write names)."""
+
+    data: bytes
+    tag: str
 
 
 @runtime_checkable
@@ -88,6 +101,25 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove an object (no error when it does not exist)."""
+        ...
+
+    def get_tagged(self, key: str) -> Tagged | None:
+        """A small object's content and tag (read together), or None when it does not exist."""
+        ...
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create a small object unless one exists: of concurrent callers, exactly one
+        gets True."""
+        ...
+
+    def replace_if(self, key: str, data: bytes, tag: str) -> bool:
+        """Replace the object only while its tag is ``tag``; False when it has changed
+        or is gone (of concurrent callers with the same tag, at most one gets True)."""
+        ...
+
+    def delete_if(self, key: str, tag: str) -> bool:
+        """Remove the object only while its tag is ``tag``; False when it has changed or
+        is gone."""
         ...
 
 

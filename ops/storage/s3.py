@@ -14,12 +14,20 @@ The default here is 64 MiB, which allows 625 GiB; s3transfer keeps at most
 ``IN_MEMORY_PARTS`` parts of a stream in memory, so an upload uses at most
 64 MiB x 4 = 256 MiB of RAM. Raise ``backup.s3_part_size_mib`` for larger
 databases (``max_object_size`` gives the cap of a part size).
+
+Conditional writes are S3's conditional requests: ``PutObject`` with ``If-None-Match: *``
+(create only) or ``If-Match: <ETag>`` (replace only that content), ``DeleteObject`` with
+``If-Match``; a 412 (or 409, a concurrent conditional write; or 404, gone) means the
+condition did not hold. AWS honours all three (conditional deletes in general purpose
+buckets since 2025-09), and so does SeaweedFS (tests/ops/backup/test_storage.py and
+tests/ops/deploy/test_bucket_lock.py race them against it). A server that ignored them
+would make the lock unsafe.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
@@ -44,6 +52,7 @@ from ops.storage.base import (
     ObjectInfo,
     ObjectMissing,
     StorageError,
+    Tagged,
     check_key,
     join_key,
 )
@@ -66,6 +75,8 @@ _DENIED = {
     "403",
 }
 _NO_BUCKET = {"NoSuchBucket", "404"}
+# A conditional request's condition did not hold (never a missing bucket: that fails).
+_NOT_MET = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey"}
 
 
 def max_object_size(part_size: int) -> int:
@@ -221,6 +232,50 @@ class S3Storage:
         """Delete one object."""
         with self._translated(f"delete {key}"):
             self.client.delete_object(Bucket=self.settings.bucket, Key=self._key(key))
+
+    def get_tagged(self, key: str) -> Tagged | None:
+        """The object's content and ETag from one GET, or None for a missing object."""
+        try:
+            with self._translated(f"download {key}"), self._missing_as(key):
+                found = self.client.get_object(Bucket=self.settings.bucket, Key=self._key(key))
+                return Tagged(found["Body"].read(), found["ETag"])
+        except ObjectMissing:
+            return None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """``PutObject`` with ``If-None-Match: *``."""
+        bucket, name = self.settings.bucket, self._key(key)
+        return self._conditional(
+            f"create {key}",
+            lambda: self.client.put_object(Bucket=bucket, Key=name, Body=data, IfNoneMatch="*"),
+        )
+
+    def replace_if(self, key: str, data: bytes, tag: str) -> bool:
+        """``PutObject`` with ``If-Match: <tag>``."""
+        bucket, name = self.settings.bucket, self._key(key)
+        return self._conditional(
+            f"replace {key}",
+            lambda: self.client.put_object(Bucket=bucket, Key=name, Body=data, IfMatch=tag),
+        )
+
+    def delete_if(self, key: str, tag: str) -> bool:
+        """``DeleteObject`` with ``If-Match: <tag>``."""
+        bucket, name = self.settings.bucket, self._key(key)
+        return self._conditional(
+            f"delete {key}", lambda: self.client.delete_object(Bucket=bucket, Key=name, IfMatch=tag)
+        )
+
+    def _conditional(self, what: str, request: Callable[[], object]) -> bool:
+        """Send a conditional request: True when done, False when its condition did not
+        hold; any other failure is a :class:`StorageError`."""
+        with self._translated(what):
+            try:
+                request()
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in _NOT_MET:
+                    return False
+                raise
+        return True
 
 
 class _CountingReader:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,67 @@ def test_a_failing_source_leaves_no_object(storage: Storage) -> None:
     with pytest.raises(CommandFailed, match="source failed mid-stream"):
         storage.put("env/db/9/payload", Stream(12 * MiB, fail_after=6 * MiB))  # type: ignore[arg-type]
     assert storage.list("env/") == []
+
+
+def test_conditional_writes_hold_only_while_the_tag_does(storage: Storage) -> None:
+    assert storage.get_tagged("locks/a.json") is None
+    assert storage.put_if_absent("locks/a.json", b"first")
+    assert not storage.put_if_absent("locks/a.json", b"second"), "it exists: not created"
+    first = storage.get_tagged("locks/a.json")
+    assert first is not None
+    assert first.data == b"first"
+    assert storage.replace_if("locks/a.json", b"third", first.tag)
+    assert not storage.replace_if("locks/a.json", b"fourth", first.tag), "changed since read"
+    third = storage.get_tagged("locks/a.json")
+    assert third is not None
+    assert third.data == b"third"
+    assert not storage.delete_if("locks/a.json", first.tag)
+    assert storage.get_bytes("locks/a.json") == b"third"
+    assert storage.delete_if("locks/a.json", third.tag)
+    assert storage.get_tagged("locks/a.json") is None
+    assert not storage.replace_if("locks/a.json", b"x", third.tag), "gone: nothing replaced"
+    assert not storage.delete_if("locks/a.json", third.tag)
+    assert storage.list("locks/") == [], "no partial file is left behind"
+
+
+def test_of_racing_conditional_writers_exactly_one_wins(storage: Storage) -> None:
+    def race(write: Callable[[int], bool]) -> list[int]:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            won = list(pool.map(write, range(8)))
+        return [writer for writer, ok in enumerate(won) if ok]
+
+    created = race(lambda writer: storage.put_if_absent("race/k", f"{writer}".encode()))
+    assert len(created) == 1
+    assert storage.get_bytes("race/k") == f"{created[0]}".encode()
+    read = storage.get_tagged("race/k")
+    assert read is not None
+    replaced = race(lambda writer: storage.replace_if("race/k", f"r{writer}".encode(), read.tag))
+    assert len(replaced) == 1
+    assert storage.get_bytes("race/k") == f"r{replaced[0]}".encode()
+
+
+def test_a_conditional_write_to_a_missing_bucket_is_one_line(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    storage = s3_storage(s3_server, "x", bucket="no-such-bucket")
+    # (SeaweedFS creates a missing bucket on a PUT by an admin: check() is the gate.)
+    for attempt, what in (
+        (lambda: storage.get_tagged("k"), "download k"),
+        (lambda: storage.delete_if("k", '"tag"'), "delete k"),
+    ):
+        with pytest.raises(StorageError, match=f"{what}: bucket does not exist$") as caught:
+            attempt()
+        assert "\n" not in str(caught.value)
+
+
+def test_a_conditional_write_to_an_unwritable_directory_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    storage = LocalStorage(tmp_path / "file" / "store")
+    with pytest.raises(StorageError, match=r"^directory .*/file/store: create k: ") as caught:
+        storage.put_if_absent("k", b"x")
+    assert "\n" not in str(caught.value)
 
 
 def test_streams_of_unknown_size_upload_in_parts(

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ops.core.commands import Completed
+from ops.environments import EnvironmentDefinition, load_environment
+from tests.support import s3
 
 STABLE = {
     "metadata": {"name": "trading-api"},
@@ -160,3 +163,16 @@ def _verb(command: list[str]) -> str:
 
 def _is_stable(item: dict[str, Any]) -> bool:
     return bool(item.get("kind") == "Deployment" and item["metadata"]["name"] == STABLE_DEPLOYMENT)
+
+
+def railway_environment(tmp_path: Path) -> EnvironmentDefinition:
+    """Staging as a Railway environment: its state under ``tmp_path``, its backup storage
+    (and so its history and its lock) the test S3 server's bucket, under its own prefix."""
+    staging = load_environment("staging")
+    return staging.model_copy(update={
+        "platform": "railway",
+        "local": staging.local.model_copy(update={"state_dir": str(tmp_path / "state")}),
+        "backup": staging.backup.model_copy(update={
+            "s3_bucket": s3.BUCKET, "s3_prefix": f"rw-{tmp_path.name}", "s3_region": s3.REGION,
+        }),
+    })  # fmt: skip

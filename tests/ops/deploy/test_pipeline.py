@@ -361,8 +361,11 @@ def test_smoke_credentials(tmp_path: Path) -> None:
     )
     assert with_secret.smoke_credentials().password == "s3cret-pw"
     staging = load_environment("staging")
-    from_variable = DeployContext(staging, {}, local.platform, {"SMOKE_PASSWORD": "var-pw"})
-    assert from_variable.smoke_credentials().password == "var-pw"
+    from_variable = DeployContext(staging, {}, local.platform, {"SMOKE_PASSWORD": "var-pass"})
+    assert from_variable.smoke_credentials().password == "var-pass"
+    short = DeployContext(staging, {}, local.platform, {"SMOKE_PASSWORD": "short"})
+    with pytest.raises(CannotRun, match="SMOKE_PASSWORD: must be at least 8 characters"):
+        short.smoke_credentials()
     with pytest.raises(CannotRun, match="SMOKE_PASSWORD: the smoke user's password"):
         DeployContext(staging, {}, local.platform, {}).smoke_credentials()
 

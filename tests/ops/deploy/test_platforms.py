@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ops.core.commands import CommandFailed, run
+from ops.core.commands import CommandFailed, Completed, run
+from ops.core.console import Console
 from ops.core.exits import CANNOT_RUN, CannotRun
+from ops.deploy import gates
+from ops.deploy.bucket_lock import StorageLock
+from ops.deploy.context import DeployContext, open_context
 from ops.deploy.gates import Target
+from ops.deploy.lock import LockInfo
+from ops.deploy.pipeline import DeployRequest, DeployRun
 from ops.deploy.platforms import PlatformError, platform_for
 from ops.deploy.platforms.base import Candidate
 from ops.deploy.platforms.kubernetes import KubernetesPlatform, tag_of
 from ops.deploy.platforms.railway import RailwayPlatform
 from ops.environments import load_environment
-from tests.ops.deploy.recorder import RENDERED, Recorder
+from ops.storage import open_storage
+from ops.storage.s3 import S3Settings, S3Storage
+from tests.ops.deploy.recorder import RENDERED, Recorder, railway_environment
+from tests.support import s3
+from tests.support.invoke import run_invoke
+from tests.support.workspace import Workspace
 
 TASK_ENV = {"PATH": "/usr/bin:/bin", "KUBECONFIG": "/home/ci/.kube/config",
             "GITHUB_REPOSITORY": "Example/trading-api"}  # fmt: skip
@@ -331,6 +345,123 @@ def test_railway_discard_redeploys(tmp_path: Path) -> None:
 class FakeRelease:
     def __init__(self, path: Path) -> None:
         self.path = path
+
+
+class LockWatcher(Recorder):
+    """A recorder that also reads the deploy lock as each command runs."""
+
+    def __init__(self, lock: StorageLock) -> None:
+        super().__init__()
+        self.lock = lock
+        self.held: list[LockInfo | None] = []
+        self.at_upload: Callable[[], object] = lambda: None
+
+    def __call__(self, command: Sequence[str], **options: Any) -> Completed:
+        self.held.append(self.lock.read())
+        if list(command[:2]) == ["railway", "up"]:
+            self.at_upload()
+        return super().__call__(command, **options)
+
+
+def railway_run(
+    tmp_path: Path, server: s3.S3Server, monkeypatch: pytest.MonkeyPatch
+) -> tuple[DeployRun, LockWatcher]:
+    """A Railway deploy of v2 whose gates pass, its commands recorded (and the lock read
+    as each runs), its lock and history in the test S3 server's bucket."""
+    for gate in ("readiness", "smoke", "latency", "verify"):
+        monkeypatch.setattr(gates, gate, lambda *a, **k: "passed")
+    environment = railway_environment(tmp_path)
+    env = {**server.env(), "RAILWAY_TOKEN": "t", "SMOKE_PASSWORD": "smoke-password"}
+    watcher = LockWatcher(StorageLock(open_storage(environment, env), "staging"))
+    platform = RailwayPlatform(environment, {}, env, runner=watcher)
+    monkeypatch.setattr(platform.releases, "build", lambda version, source: FakeRelease(tmp_path))
+    run = DeployRun(DeployContext(environment, {}, platform, env), DeployRequest("v2"),
+                    Console(interactive=False))  # fmt: skip
+    return run, watcher
+
+
+def test_a_railway_deploy_holds_the_bucket_lock_until_it_is_recorded(
+    tmp_path: Path, s3_server: s3.S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, watcher = railway_run(tmp_path, s3_server, monkeypatch)
+    assert isinstance(run.lock, StorageLock)
+    record = run.run()
+    assert record.result == "succeeded", record.reason
+    up = next(i for i, command in enumerate(watcher.commands) if command[:2] == ["railway", "up"])
+    during = watcher.held[up]
+    assert during is not None, "railway up runs under the lock"
+    assert (during.version, during.message, during.pid) == ("v2", "deploy", os.getpid())
+    assert watcher.held[0] is None, "the first command (the status) runs before the lock"
+    assert watcher.lock.read() is None, "released once the run was recorded"
+    assert record.steps[0].detail.startswith("held by ")
+    assert [r["version"] for r in run.context.history.records()] == ["v2"]
+
+
+def test_a_bucket_lock_the_run_cannot_release_is_reported(
+    tmp_path: Path,
+    s3_server: s3.S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run, watcher = railway_run(tmp_path, s3_server, monkeypatch)
+    lock = run.lock
+    assert isinstance(lock, StorageLock)
+    unreachable = S3Storage(S3Settings(
+        bucket=s3.BUCKET, endpoint_url="http://127.0.0.1:9", region=s3.REGION, max_attempts=1,
+        access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key,
+    ))  # fmt: skip
+    watcher.at_upload = lambda: setattr(lock, "storage", unreachable)
+    assert run.run().result == "succeeded", "the deploy itself is done"
+    out = capsys.readouterr().out
+    assert "  lock not released: S3 http://127.0.0.1:9 bucket " in out
+    assert out.rstrip().endswith("endpoint unreachable")
+    assert watcher.lock.read() is not None, "left behind: it goes stale, or invoke unlock"
+
+
+def railway_definitions(workspace: Workspace, fake_railway: Path) -> dict[str, str]:
+    """Two Railway environments (``rw``, and ``rw-nobucket`` whose bucket does not exist)
+    and the variables of a task deploying them with ``fake_railway`` on PATH."""
+    top = {"platform": "railway", "seed_demo_data": True}
+    workspace.define("rw", storage="s3", top=top)
+    workspace.define("rw-nobucket", storage="s3", top=top, backup={"s3_bucket": "no-such-bucket"})
+    fake_railway.parent.mkdir(parents=True)
+    calls = fake_railway.parent / "calls"
+    fake_railway.write_text(f'#!/bin/sh\necho "$*" >> {calls}\necho "railway 4.0.0"\n')
+    fake_railway.chmod(0o755)
+    path = f"{fake_railway.parent}:{os.environ['PATH']}"
+    return workspace.env(PATH=path, RAILWAY_TOKEN="t")
+
+
+def test_invoke_unlock_removes_a_railway_lock_from_the_bucket(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    env = railway_definitions(workspace, tmp_path / "bin" / "railway")
+    lock = open_context("rw", env, check_tools=False).deploy_lock()
+    assert isinstance(lock, StorageLock)
+    lock.acquire("v9", "a runner deploying")
+    live = run_invoke("unlock", "--env", "rw", env=env)
+    assert live.returncode == CANNOT_RUN, live.stderr
+    assert "not stale: pass --force to release it anyway" in live.stderr
+    assert lock.read() is not None
+    forced = run_invoke("unlock", "--env", "rw", "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert "released the lock held by " in forced.stdout
+    assert "deploying v9 since" in forced.stdout
+    assert lock.read() is None
+
+
+def test_a_railway_deploy_to_a_missing_bucket_cannot_run(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    env = railway_definitions(workspace, tmp_path / "bin" / "railway")
+    refused = run_invoke("deploy", "--env", "rw-nobucket", "--version", "v1", "--yes", env=env)
+    assert refused.returncode == CANNOT_RUN, refused.stderr
+    error = refused.stderr.strip()
+    assert "\n" not in error, error
+    assert error.startswith("error: S3 "), error
+    where = f"bucket no-such-bucket (s3://no-such-bucket/t-{workspace.root.parent.name})"
+    assert error.endswith(f"{where}: check: bucket does not exist"), error
+    assert (tmp_path / "bin" / "calls").read_text() == "--version\n", "nothing was deployed"
 
 
 def test_platform_for_each_kind() -> None:
