@@ -9,4 +9,5 @@
 - :mod:`ops.core.journal` -- append-only JSON-lines logs
 - :mod:`ops.core.notify` -- announcing results on a webhook
 - :mod:`ops.core.git` and :mod:`ops.core.uv` -- the two tools every pipeline asks things of
+- :mod:`ops.core.github` -- GitHub's REST API (the monitor's issues, the PR feedback comment)
 """

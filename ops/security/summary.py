@@ -214,6 +214,33 @@ def write(summary: SecuritySummary, reports: Path, env: Mapping[str, str]) -> No
     append_step_summary(page, env)
 
 
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """A ``summary.json`` read back (the pull request feedback shows it): the score, the
+    verdict and the notes on what failed, was skipped or expired."""
+
+    score: int
+    verdict: str
+    notes: list[str]
+
+
+def read_reported(path: Path) -> Reported:
+    """What :func:`write` left in ``summary.json``; :class:`ScanError` naming the file when
+    it is missing, corrupt or has no score and verdict."""
+    data = scanner.load_json(path, "the security summary")
+    score_ = data.get("score") if isinstance(data, dict) else None
+    verdict = data.get("verdict") if isinstance(data, dict) else None
+    if not isinstance(score_, int) or verdict not in (PASSED, FAILED, "inconclusive"):
+        raise ScanError(f"{path.name} has no score and verdict: not a security summary")
+    notes = []
+    for gate in data.get("gates", []):
+        if gate.get("status") in (SKIPPED, FAILED) and gate.get("reason"):
+            notes.append(f"{gate['status']}: {gate.get('gate')}: {gate['reason']}")
+        notes += [f"skipped check: {gate.get('gate')}: {c}" for c in gate.get("skipped_checks", [])]
+    notes += [f"expired: {line}" for line in data.get("expired_suppressions", [])]
+    return Reported(score_, str(verdict), notes)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ops.security.summary [options]``: exit 0 passed, 1 failed, 2 could not
     run, 3 inconclusive (nothing failed, something was skipped)."""

@@ -4,4 +4,5 @@
 - :mod:`ops.sessions.testing` -- pytest under coverage, the combined coverage report
 - :mod:`ops.sessions.lint` -- the linters and type-check targets
 - :mod:`ops.sessions.junit` -- test-report summaries for terminals and job summaries
+- :mod:`ops.sessions.coverage_xml` -- the combined coverage's total, read back, and its floor
 """

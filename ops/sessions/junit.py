@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +39,40 @@ def read_junit(path: Path) -> SuiteResult:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class FailedCase:
+    """One test that failed or errored, and the first line of why."""
+
+    suite: str
+    name: str
+    message: str
+
+
+def failed_cases(path: Path) -> list[FailedCase]:
+    """The test cases of a JUnit report with a ``<failure>`` or an ``<error>``, in file order."""
+    root = ET.parse(path).getroot()  # noqa: S314 - our own file
+    found = []
+    for case in root.iter("testcase"):
+        problem = next((child for child in case if child.tag in ("failure", "error")), None)
+        if problem is None:
+            continue
+        where = case.get("classname", "")
+        name = f"{where}.{case.get('name', '')}" if where else case.get("name", "")
+        said = problem.get("message") or (problem.text or "").strip()
+        found.append(FailedCase(path.stem, name, said.splitlines()[0] if said else ""))
+    return found
+
+
 def junit_markdown(directory: Path) -> str:
     """A Markdown table of every JUnit report in ``directory``."""
     results = [read_junit(path) for path in sorted(directory.glob("*.xml"))]
     if not results:
         return "No test reports found.\n"
+    return markdown_table(results)
+
+
+def markdown_table(results: Sequence[SuiteResult]) -> str:
+    """A Markdown table of some reports' totals, one row each."""
     lines = [
         "| suite | passed | failed | errors | skipped | seconds |",
         "|---|---:|---:|---:|---:|---:|",

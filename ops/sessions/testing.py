@@ -9,6 +9,7 @@ import nox
 
 from ops.core.console import append_step_summary
 from ops.project import REPORTS
+from ops.sessions import coverage_xml
 from ops.sessions.install import uv
 from ops.sessions.junit import junit_markdown
 
@@ -51,7 +52,7 @@ def coverage_report(session: nox.Session, fail_under: float) -> None:
         session.error("no coverage data in reports/coverage: run `nox -s tests` first")
     if pieces:
         session.run("coverage", "combine", str(COVERAGE_DIR), env=env)
-    session.run("coverage", "xml", "-o", str(REPORTS / "coverage.xml"), env=env)
+    session.run("coverage", "xml", "-o", str(REPORTS / coverage_xml.FILE_NAME), env=env)
     session.run("coverage", "html", "-d", str(REPORTS / "coverage-html"), env=env)
     summary = session.run("coverage", "report", "--format=markdown", env=env, silent=True)
     tests = junit_markdown(JUNIT_DIR) if JUNIT_DIR.is_dir() else "No test reports found.\n"

@@ -6,6 +6,10 @@
 - :mod:`ops.tasks.deploy` -- ``deploy``, ``rollback``, ``status``, ``releases``, ``down``,
   ``unlock``
 - :mod:`ops.tasks.backup` -- ``backup.*``, ``restore``, ``dr-drill``
+- :mod:`ops.tasks.ci` -- ``ci.feedback``
+- :mod:`ops.tasks.image` -- ``image.*``
+- :mod:`ops.tasks.monitor` -- ``monitor``
+- :mod:`ops.tasks.users` -- ``users.provision``
 
 Every task spells its flags the same way (``--env``, ``--json``, ``--report``,
 ``--dry-run``, ``--yes``, ``--force``), prints through one

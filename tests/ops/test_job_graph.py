@@ -54,6 +54,26 @@ def test_a_branch_or_a_pull_request_is_tested_but_never_delivered() -> None:
     assert "**" in workflow("ci.yml")["on"]["push"]["branches"]
 
 
+def test_pull_requests_get_feedback_whatever_the_tests_did_and_pushes_none() -> None:
+    ci = workflow("ci.yml")
+    assert simulate(ci, Event("pull_request"))["feedback"] == "success"
+    red = simulate(ci, Event("pull_request"), {"tests": "failure", "security": "failure"})
+    assert red["feedback"] == "success", "a failed job is what the comment is for"
+    assert simulate(ci, PUSH_BRANCH)["feedback"] == "skipped"
+    assert simulate(ci, PUSH_MAIN)["feedback"] == "skipped"
+    assert set(ci["jobs"]["feedback"]["needs"]) == {"quality", "tests", "security"}
+
+
+def test_the_security_gates_run_on_pull_requests_and_main_not_every_branch() -> None:
+    ci = workflow("ci.yml")
+    assert simulate(ci, Event("pull_request"))["security"] == "success"
+    assert simulate(ci, PUSH_MAIN)["security"] == "success"
+    assert simulate(ci, Event("push", ref="refs/heads/develop"))["security"] == "success"
+    assert simulate(ci, PUSH_BRANCH)["security"] == "skipped"
+    assert ci["jobs"]["security"]["uses"].endswith("/.github/workflows/security.yml")
+    assert "workflow_call" in workflow("security.yml")["on"]
+
+
 def test_delivery_goes_to_staging_then_production_and_a_failed_staging_stops_it() -> None:
     cd = workflow("cd.yml")
     called = Event("push", inputs={"image": "ghcr.io/o/r@sha256:1"})  # as CI calls it

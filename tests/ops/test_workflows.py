@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.workflows import (
+    WORKFLOW_DIR,
     Inventory,
     Reference,
     all_references,
+    granting,
     inventory,
     load,
     references_in,
@@ -87,6 +89,28 @@ def test_workflow_hardening(path: Path) -> None:
             assert uses.startswith(SELF) or PINNED.match(uses), f"{job_id}: {uses} not pinned"
             if uses.startswith("actions/checkout@"):
                 assert step.get("with", {}).get("persist-credentials") is False, job_id
+
+
+def test_only_the_feedback_job_may_write_to_pull_requests() -> None:
+    writers = [f"{p.name}:{job}" for p in WORKFLOWS for job in granting(load(p), "pull-requests")]
+    assert writers == ["ci.yml:feedback"]
+    feedback = load(WORKFLOW_DIR / "ci.yml")["jobs"]["feedback"]
+    assert feedback["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_a_pull_request_writer_anywhere_else_is_found() -> None:
+    mistaken = {
+        "permissions": {},
+        "jobs": {
+            "feedback": {"permissions": {"pull-requests": "write"}},
+            "tests": {"permissions": {"contents": "read", "pull-requests": "write"}},
+            "lint": {"permissions": "write-all"},
+            "docs": {"permissions": {"pull-requests": "read"}},
+        },
+    }
+    assert granting(mistaken, "pull-requests") == ["feedback", "tests", "lint"]
+    inherited = {"permissions": {"pull-requests": "write"}, "jobs": {"any": {}}}
+    assert granting(inherited, "pull-requests") == ["any"], "the workflow's default counts"
 
 
 def test_local_actions_and_workflows_use_the_self_repository_syntax() -> None:

@@ -26,7 +26,8 @@ def webhook() -> Iterator[Webhook]:
 
 @pytest.fixture
 def github() -> Iterator[GitHubStandIn]:
-    """GitHub's issue endpoints (the ones the monitor uses) on loopback."""
+    """GitHub's issue and issue-comment endpoints (the monitor's, the PR feedback's) on
+    loopback."""
     with GitHubStandIn() as stand_in:
         yield stand_in
 

@@ -1,17 +1,21 @@
 """A local HTTP server standing in for GitHub's REST API -- exactly the issue endpoints the
-monitor's GitHub notifier uses -- keeping the issues in memory and recording every request.
+monitor's GitHub notifier and the pull request feedback use -- keeping the issues and
+their comments in memory and recording every request.
 
 - ``GET  /repos/{owner}/{repo}/issues?labels=&state=&page=&per_page=`` (newest first, with a
   ``Link: <...>; rel="next"`` header while there are more pages)
 - ``POST /repos/{owner}/{repo}/issues``, ``GET`` and ``PATCH /repos/{owner}/{repo}/issues/{n}``
-- ``POST /repos/{owner}/{repo}/issues/{n}/comments``
+- ``GET  /repos/{owner}/{repo}/issues/{n}/comments?page=&per_page=`` (oldest first, paged
+  the same way) and ``POST`` there
+- ``PATCH`` and ``DELETE /repos/{owner}/{repo}/issues/comments/{id}``
 
-Like GitHub it answers 401 without the right token and 404 for another repository; a
+A pull request is an issue here as on GitHub (``add(..., pull_request=True)``). Like GitHub
+it answers 401 without the right token and 404 for another repository; a
 test can queue statuses to answer next (``fail``, e.g. ``[502]``) or choose one per
 request (``refuse``: a status or None), drop the labels of new issues (``drop_labels``, as GitHub
 does silently when the token may not set them), cap the page size
-(``page_limit``) and run something just before an issue is created (``before_create``:
-another run creating the same issue at the same time).
+(``page_limit``) and run something just before an issue or a comment is created
+(``before_create``, ``before_comment``: another run creating the same one at the same time).
 """
 
 from __future__ import annotations
@@ -31,9 +35,33 @@ from tests.support.http import Closing, LocalServer
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+BOT = "github-actions[bot]"
+
+
+@dataclass
+class Comment:
+    """One comment on an issue or pull request."""
+
+    id: int
+    issue: int
+    body: str
+    user: str = BOT
+
+    def to_json(self, url: str) -> dict[str, Any]:
+        """The fields of GitHub's issue comment object."""
+        created = EPOCH + timedelta(seconds=self.id)
+        return {
+            "id": self.id,
+            "body": self.body,
+            "user": {"login": self.user},
+            "created_at": created.isoformat(),
+            "html_url": f"{url}/issues/{self.issue}#issuecomment-{self.id}",
+        }
+
+
 @dataclass
 class Issue:
-    """One issue as the stand-in keeps it."""
+    """One issue (or pull request) as the stand-in keeps it."""
 
     number: int
     title: str
@@ -41,22 +69,31 @@ class Issue:
     labels: list[str]
     state: str = "open"
     state_reason: str | None = None
-    comments: list[str] = field(default_factory=list)
+    pull_request: bool = False
+    thread: list[Comment] = field(default_factory=list)
+
+    @property
+    def comments(self) -> list[str]:
+        """The comments' bodies, oldest first."""
+        return [comment.body for comment in self.thread]
 
     def to_json(self, url: str) -> dict[str, Any]:
         """The fields of GitHub's issue object the notifier reads (and a few more)."""
         created = EPOCH + timedelta(minutes=self.number)
-        return {
+        data = {
             "number": self.number,
             "title": self.title,
             "body": self.body,
             "state": self.state,
             "state_reason": self.state_reason,
             "labels": [{"name": label} for label in self.labels],
-            "comments": len(self.comments),
+            "comments": len(self.thread),
             "created_at": created.isoformat(),
             "html_url": f"{url}/issues/{self.number}",
         }
+        if self.pull_request:
+            data["pull_request"] = {"html_url": f"{url}/pull/{self.number}"}
+        return data
 
 
 @dataclass(frozen=True)
@@ -87,6 +124,8 @@ class GitHubStandIn(Closing):
         self.page_limit = 100
         self.drop_labels = False  # as GitHub does for a token that may not set labels
         self.before_create: Callable[[], None] | None = None
+        self.before_comment: Callable[[], None] | None = None
+        self._comment_ids = 0
         self._lock = threading.RLock()
         stand_in = self
 
@@ -99,6 +138,9 @@ class GitHubStandIn(Closing):
 
             def do_PATCH(self) -> None:
                 stand_in._handle(self, "PATCH")
+
+            def do_DELETE(self) -> None:
+                stand_in._handle(self, "DELETE")
 
             def log_message(self, *_args: object) -> None:
                 return
@@ -114,12 +156,35 @@ class GitHubStandIn(Closing):
             "GITHUB_TOKEN": self.token,
         }
 
-    def add(self, title: str, body: str, labels: list[str], state: str = "open") -> Issue:
-        """An issue created behind the notifier's back (by a person, another run)."""
+    def add(
+        self,
+        title: str,
+        body: str,
+        labels: list[str],
+        state: str = "open",
+        *,
+        pull_request: bool = False,
+    ) -> Issue:
+        """An issue (or pull request) created behind the notifier's back (by a person,
+        another run)."""
         with self._lock:
-            issue = Issue(len(self.issues) + 1, title, body, list(labels), state)
+            number = len(self.issues) + 1
+            issue = Issue(number, title, body, list(labels), state, pull_request=pull_request)
             self.issues[issue.number] = issue
             return issue
+
+    def comment(self, number: int, body: str, user: str = BOT) -> Comment:
+        """A comment on issue ``number`` posted behind the caller's back."""
+        with self._lock:
+            self._comment_ids += 1
+            comment = Comment(self._comment_ids, number, body, user)
+            self.issues[number].thread.append(comment)
+            return comment
+
+    def find_comment(self, comment_id: int) -> Comment | None:
+        """The comment with that id, on whichever issue."""
+        threads = (issue.thread for issue in self.issues.values())
+        return next((c for thread in threads for c in thread if c.id == comment_id), None)
 
     def writes(self) -> list[Request]:
         """The requests that changed something, oldest first."""
@@ -154,6 +219,9 @@ class GitHubStandIn(Closing):
     def _route(
         self, method: str, path: str, query: dict[str, str], body: dict[str, Any]
     ) -> tuple[int, Any, dict[str, str]]:
+        one = re.fullmatch(rf"/repos/{re.escape(self.repository)}/issues/comments/(\d+)", path)
+        if one is not None:
+            return self._one_comment(method, int(one.group(1)), body)
         match = re.fullmatch(
             rf"/repos/{re.escape(self.repository)}/issues(?:/(\d+))?(/comments)?", path
         )
@@ -169,8 +237,9 @@ class GitHubStandIn(Closing):
             if issue is None:
                 return 404, {"message": "Not Found"}, {}
             if comments and method == "POST":
-                issue.comments.append(str(body.get("body", "")))
-                return 201, {"id": len(issue.comments), "body": body.get("body")}, {}
+                return self._post_comment(issue, body)
+            if comments and method == "GET":
+                return self._page([c.to_json(self.url) for c in issue.thread], path, query)
             if method == "PATCH" and not comments:
                 return 200, self._patch(issue, body), {}
             if method == "GET" and not comments:
@@ -185,14 +254,45 @@ class GitHubStandIn(Closing):
             for issue in sorted(self.issues.values(), key=lambda i: -i.number)
             if wanted <= set(issue.labels) and state in ("all", issue.state)
         ]
+        return self._page([issue.to_json(self.url) for issue in chosen], path, query)
+
+    def _page(
+        self, items: list[dict[str, Any]], path: str, query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         size = min(int(query.get("per_page", 30)), self.page_limit)
         page = int(query.get("page", 1))
-        shown = chosen[(page - 1) * size : page * size]
         headers = {}
-        if page * size < len(chosen):
+        if page * size < len(items):
             following = urlencode({**query, "page": str(page + 1)})
             headers["Link"] = f'<{self.url}{path}?{following}>; rel="next"'
-        return 200, [issue.to_json(self.url) for issue in shown], headers
+        return 200, items[(page - 1) * size : page * size], headers
+
+    def _post_comment(self, issue: Issue, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if not body.get("body"):
+            return 422, {"message": "Validation Failed"}, {}
+        if self.before_comment is not None:
+            hook, self.before_comment = self.before_comment, None
+            hook()
+        return 201, self.comment(issue.number, str(body["body"])).to_json(self.url), {}
+
+    def _one_comment(
+        self, method: str, comment_id: int, body: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            comment = self.find_comment(comment_id)
+            if comment is None:
+                return 404, {"message": "Not Found"}, {}
+            if method == "PATCH":
+                if not body.get("body"):
+                    return 422, {"message": "Validation Failed"}, {}
+                comment.body = str(body["body"])
+                return 200, comment.to_json(self.url), {}
+            if method == "DELETE":
+                self.issues[comment.issue].thread.remove(comment)
+                return 204, None, {}
+            if method == "GET":
+                return 200, comment.to_json(self.url), {}
+        return 404, {"message": "Not Found"}, {}
 
     def _create(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         if not body.get("title"):
@@ -220,7 +320,7 @@ class GitHubStandIn(Closing):
         answer: Any,
         headers: dict[str, str] | None = None,
     ) -> None:
-        data = json.dumps(answer).encode()
+        data = b"" if status == 204 else json.dumps(answer).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(data)))

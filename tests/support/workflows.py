@@ -124,6 +124,21 @@ def _nox_references(args: list[str], where: str) -> list[Reference]:
     return found
 
 
+def granting(data: dict[str, Any], scope: str) -> list[str]:
+    """The jobs of a workflow whose token may write ``scope`` (``pull-requests``): granted
+    by the job, or by the workflow's default to a job without its own; ``write-all``
+    grants every scope."""
+    default = data.get("permissions")
+    found = []
+    for job_id, job in (data.get("jobs") or {}).items():
+        permissions = job.get("permissions", default)
+        if permissions == "write-all" or (
+            isinstance(permissions, dict) and permissions.get(scope) == "write"
+        ):
+            found.append(job_id)
+    return found
+
+
 def all_references() -> list[Reference]:
     """Every reference in every workflow and local action."""
     found: list[Reference] = []

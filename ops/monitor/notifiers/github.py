@@ -16,36 +16,25 @@ limits and 5xx answers are tried again (:func:`~ops.monitor.notifiers.retrying`;
 alerts already handled are not repeated); 401, 403 (but a rate limit), 404 or 422 fail
 at once with one line naming the status, and so does an issue GitHub created without
 its label (it drops labels a token may not set): it could never be found again. The
-token goes only into the ``Authorization`` header.
+requests go through :mod:`ops.core.github`, which puts the token only into the
+``Authorization`` header.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
-from ops.core.exits import CannotRun
+from ops.core.github import REPOSITORY, GitHubApi, GitHubRefused, api_url, connect
 from ops.monitor.alerts import Alert, AlertKind
 from ops.monitor.context import MonitorContext
 from ops.monitor.notifiers import Refused
 from ops.monitor.settings import Channel
 
-API_URL = "https://api.github.com"
-API_VERSION = "2022-11-28"
-PER_PAGE = 100
-MAX_PAGES = 50  # 5000 issues with the label: beyond that something else is wrong
-REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 TITLE_LENGTH = 200
 
 Issue = dict[str, Any]
-
-
-class GitHubUnavailable(CannotRun):
-    """GitHub did not answer, or answered a rate limit or a 5xx (tried again)."""
 
 
 def marker(environment: str, key: str) -> str:
@@ -53,74 +42,46 @@ def marker(environment: str, key: str) -> str:
     return f"<!-- monitor-fingerprint: {environment}/{key} -->"
 
 
-def _message(response: httpx.Response) -> str:
+@contextmanager
+def _refused_for_good() -> Iterator[None]:
+    """GitHub's refusals as the notifiers' :class:`Refused`, which is never tried again."""
     try:
-        said = response.json().get("message", "")
-    except (ValueError, AttributeError):
-        said = response.text
-    return " ".join(str(said).split())[:200]
-
-
-def rate_limited(response: httpx.Response) -> bool:
-    """GitHub's primary (403, none remaining) and secondary (403/429, Retry-After) limits."""
-    if response.status_code == 429:
-        return True
-    headers = response.headers
-    spent = headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
-    return response.status_code == 403 and spent
+        yield
+    except GitHubRefused as refusal:
+        raise Refused(str(refusal)) from None
 
 
 class IssuesApi:
-    """The few REST calls the notifier makes on one repository."""
+    """The few REST calls the notifier makes on one repository (through
+    :class:`~ops.core.github.GitHubApi`)."""
 
-    def __init__(self, http: httpx.Client, repository: str, label: str) -> None:
-        self.http = http
+    def __init__(self, api: GitHubApi, repository: str, label: str) -> None:
+        self.api = api
         self.path = f"/repos/{repository}/issues"
         self.label = label
 
-    def call(self, method: str, url: str, **options: Any) -> httpx.Response:
-        """One request; :class:`GitHubUnavailable` or :class:`Refused` when it failed."""
-        shown = url.split("?", 1)[0].removeprefix(str(self.http.base_url).rstrip("/"))
-        try:
-            response = self.http.request(method, url, **options)
-        except httpx.TimeoutException:
-            raise GitHubUnavailable(f"GitHub {method} {shown}: no answer in time") from None
-        except httpx.HTTPError as error:
-            raise GitHubUnavailable(
-                f"GitHub {method} {shown} unreachable: {type(error).__name__}"
-            ) from None
-        if response.is_success:
-            return response
-        text = f"GitHub answered {response.status_code} to {method} {shown}: {_message(response)}"
-        if rate_limited(response) or response.status_code >= 500:
-            raise GitHubUnavailable(text)
-        raise Refused(text)
+    def call(self, method: str, url: str, **options: Any) -> Any:
+        """One request's JSON; a refusal is :class:`Refused` (never tried again)."""
+        with _refused_for_good():
+            return self.api.call(method, url, **options).json()
 
     def find(self, mark: str) -> list[Issue]:
         """Every issue (open or closed) with the label whose body carries ``mark``,
         oldest first."""
         found: list[Issue] = []
-        url: str | None = self.path
-        params: dict[str, str] | None = {"labels": self.label, "state": "all",
-                                         "per_page": str(PER_PAGE)}  # fmt: skip
-        for _page in range(MAX_PAGES):
-            if url is None:
-                break
-            response = self.call("GET", url, params=params)
-            found += [
-                issue
-                for issue in response.json()
-                if "pull_request" not in issue and mark in (issue.get("body") or "")
-            ]
-            # the next page's link carries the query; params, even empty, would replace it
-            url, params = response.links.get("next", {}).get("url"), None
+        with _refused_for_good():
+            for page in self.api.pages(self.path, {"labels": self.label, "state": "all"}):
+                found += [
+                    issue
+                    for issue in page
+                    if "pull_request" not in issue and mark in (issue.get("body") or "")
+                ]
         return sorted(found, key=lambda issue: int(issue["number"]))
 
     def create(self, title: str, body: str) -> Issue:
         """A new open issue with the label."""
-        response = self.call("POST", self.path, json={"title": title, "body": body,
-                                                      "labels": [self.label]})  # fmt: skip
-        created: Issue = response.json()
+        created: Issue = self.call("POST", self.path, json={"title": title, "body": body,
+                                                            "labels": [self.label]})  # fmt: skip
         return created
 
     def comment(self, number: int, body: str) -> None:
@@ -170,15 +131,10 @@ class GitHubNotifier:
 
     @contextmanager
     def _api(self, context: MonitorContext) -> Iterator[IssuesApi]:
-        base = self.env.get(self.settings.api_url_env) or API_URL
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {self.env[self.settings.token_env]}",
-            "X-GitHub-Api-Version": API_VERSION,
-        }
-        with httpx.Client(base_url=base.rstrip("/"), headers=headers, timeout=self.timeout,
-                          verify=context.tls_context()) as http:  # fmt: skip
-            yield IssuesApi(http, self.repository, self.settings.label)
+        base = api_url(self.env, self.settings.api_url_env)
+        token = self.env[self.settings.token_env]
+        with connect(token, base, timeout=self.timeout, verify=context.tls_context()) as api:
+            yield IssuesApi(api, self.repository, self.settings.label)
 
     def deliver(self, alerts: Sequence[Alert], context: MonitorContext) -> str:
         """Create, comment, reopen or close each alert's issue."""

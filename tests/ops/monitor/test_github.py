@@ -9,15 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ops.core.github import GitHubUnavailable, rate_limited
 from ops.monitor.alerts import Alert, AlertKind
 from ops.monitor.context import MonitorContext
 from ops.monitor.notifiers import Delivery, deliver_all
-from ops.monitor.notifiers.github import (
-    GitHubNotifier,
-    GitHubUnavailable,
-    marker,
-    rate_limited,
-)
+from ops.monitor.notifiers.github import GitHubNotifier, marker
 from ops.monitor.results import Status
 from ops.monitor.settings import GitHub
 from tests.ops.monitor.delivery import NAME, Silent, context

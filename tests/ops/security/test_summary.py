@@ -78,6 +78,10 @@ def test_a_blocking_finding_fails_and_a_gate_not_run_is_named(
     assert data["score"] == 22
     assert data["failed"] is True
     assert data["verdict"] == "failed"
+    reported = summary.read_reported(reports / "summary.json")  # as the PR feedback reads it
+    assert (reported.score, reported.verdict) == (22, "failed")
+    assert reported.notes[0].startswith("failed: semgrep: 1 unsuppressed high/critical")
+    assert "skipped check: trivy: vulnerability scan: no DB" in reported.notes
 
 
 def test_passed_with_something_skipped_is_inconclusive(
