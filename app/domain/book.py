@@ -22,6 +22,7 @@ from app.domain.matching import (
     crosses,
     match,
     priority_key,
+    still_resting,
 )
 
 
@@ -41,25 +42,9 @@ class OrderBook:
         makers = self.side(order.side.opposite)
         crossing = makers[: _crossing_count(order, makers)]
         result = match(order, crossing)
-        traded = {e.maker_order_id: e.qty for e in result.executions}
-        kept: list[RestingOrder] = []
-        for maker in crossing:
-            left = maker.remaining - traded.get(maker.order_id, Decimal(0))
-            if left > 0:
-                kept.append(
-                    RestingOrder(maker.order_id, maker.account_id, maker.side, maker.price, left)
-                )
-        makers[: len(crossing)] = kept
+        makers[: len(crossing)] = still_resting(crossing, result)
         if result.rests:
-            self._insert(
-                RestingOrder(
-                    order.order_id,
-                    order.account_id,
-                    order.side,
-                    order.price_bound,
-                    result.remaining,
-                )
-            )
+            self._insert(order.resting(result.remaining))
         return result
 
     def cancel(self, order_id: int) -> RestingOrder | None:

@@ -40,6 +40,10 @@ class IncomingOrder:
     qty: Decimal
     price_bound: Decimal
 
+    def resting(self, remaining: Decimal) -> RestingOrder:
+        """The order's remainder ``remaining`` as it rests, at its limit price."""
+        return RestingOrder(self.order_id, self.account_id, self.side, self.price_bound, remaining)
+
 
 @dataclass(frozen=True, slots=True)
 class Execution:
@@ -117,6 +121,19 @@ def match(incoming: IncomingOrder, resting: Iterable[RestingOrder]) -> MatchResu
     return MatchResult(
         tuple(executions), filled, remaining, *_final_status(incoming, filled, remaining)
     )
+
+
+def still_resting(makers: Iterable[RestingOrder], result: MatchResult) -> list[RestingOrder]:
+    """``makers`` (in their order) less what ``result`` traded of them; the filled left out."""
+    traded = {execution.maker_order_id: execution.qty for execution in result.executions}
+    kept: list[RestingOrder] = []
+    for maker in makers:
+        left = maker.remaining - traded.get(maker.order_id, ZERO)
+        if left > ZERO:
+            kept.append(
+                RestingOrder(maker.order_id, maker.account_id, maker.side, maker.price, left)
+            )
+    return kept
 
 
 def _final_status(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -44,6 +45,18 @@ def append_step_summary(markdown: str, env: Mapping[str, str]) -> bool:
     with open(target, "a", encoding="utf-8") as handle:
         handle.write(markdown if markdown.endswith("\n") else markdown + "\n")
     return True
+
+
+def program_parser(prog: str, doc: str | None, report: str) -> argparse.ArgumentParser:
+    """The parser of a ``python -m`` program that reports through a :class:`Console`: its
+    module's ``doc`` as the description (as written), ``--json``, and ``--report``
+    (``report`` says where the result goes without it)."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--report", type=Path, help=f"the JSON result (default {report})")
+    return parser
 
 
 class Console:

@@ -16,6 +16,8 @@ exits with the error's code. docs/conventions.md says the same for users.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import ClassVar
 
 DONE = 0
@@ -59,3 +61,13 @@ def one_line(error: BaseException) -> str:
 def exit_code_of(error: BaseException) -> int:
     """The exit code an error stands for (anything unexpected cannot run)."""
     return error.exit_code if isinstance(error, OpsError) else CANNOT_RUN
+
+
+def exit_status(prog: str, work: Callable[[], int]) -> int:
+    """What ``work`` returns; an expected failure prints ``prog: <its line>`` on stderr and
+    returns its code instead -- how a ``python -m`` program ends."""
+    try:
+        return work()
+    except OpsError as error:
+        print(f"{prog}: {one_line(error)}", file=sys.stderr)
+        return error.exit_code

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ops.core.commands import CommandError, Completed
-from ops.deploy.lock import LockInfo, take
+from ops.deploy.lock import LockInfo, SharedLock
 
 # Longer than any deploy job may run (cd.yml: 45 minutes at the most): a lease that old
 # belongs to a deploy that is gone.
@@ -38,41 +38,25 @@ class Kubectl(Protocol):
         ...
 
 
-class LeaseLock:
-    """The deploy lock of a Kubernetes environment (the interface of
-    :class:`ops.deploy.lock.DeployLock`)."""
+class LeaseLock(SharedLock):
+    """The deploy lock of a Kubernetes environment."""
+
+    noun = "lease"
 
     def __init__(self, cluster: Kubectl, name: str, seconds: int = LEASE_SECONDS) -> None:
-        self.cluster, self.name, self.seconds = cluster, name, seconds
-        self.info: LockInfo | None = None
-        self.notes: list[str] = []
+        super().__init__(seconds)
+        self.cluster, self.name = cluster, name
 
     @property
     def where(self) -> str:
         """The lock, for messages."""
         return f"lease/{self.name}"
 
-    def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
-        """Take the lease, waiting up to ``wait_seconds``; :class:`LockHeld` otherwise."""
-        info = LockInfo.ours(version, message, lasts_seconds=self.seconds)
-        self.info = take(self._try_take, info, self.where, wait_seconds)
-        return self.info
+    def _create(self, info: LockInfo) -> bool:
+        return self._kubectl_ok(["create", "-f", "-"], self._manifest(info))
 
-    def _try_take(self, info: LockInfo) -> tuple[bool, str]:
-        if self._kubectl_ok(["create", "-f", "-"], self._manifest(info)):
-            return True, "us"
-        found = self._read()
-        if found is None:
-            return False, "unknown holder (the lease could not be created or read)"
-        current, version = found
-        if current.is_stale():
-            replaced = self._manifest(info, resource_version=version)
-            if self._kubectl_ok(["replace", "-f", "-"], replaced):
-                self.notes.append(f"took over a stale lease: {current.describe()}")
-                return True, "us"
-            found = self._read() or found  # someone else took it over first: name them
-            current = found[0]
-        return False, current.describe()
+    def _replace(self, info: LockInfo, version: str) -> bool:
+        return self._kubectl_ok(["replace", "-f", "-"], self._manifest(info, version))
 
     def _manifest(self, info: LockInfo, resource_version: str = "") -> str:
         started = datetime.fromisoformat(info.started_at).strftime(MICRO)
@@ -107,27 +91,14 @@ class LeaseLock:
             metadata = lease["metadata"]
             info = LockInfo(**json.loads(metadata["annotations"][ANNOTATION]))
         except (ValueError, KeyError, TypeError):
-            holder = "unknown"
-            info = LockInfo(holder, "unknown", 0, "unknown", "unknown", f"unreadable {self.where}")
-            return info, ""
+            return LockInfo.unreadable(self.where), ""
         return info, str(metadata.get("resourceVersion", ""))
-
-    def read(self) -> LockInfo | None:
-        """The current holder, or None when unlocked."""
-        found = self._read()
-        return found[0] if found else None
 
     def release(self) -> None:
         """Give the lease back, if we hold it."""
         if self.info is not None and self.read() == self.info:
             self._delete()
         self.info = None
-
-    def force_release(self) -> LockInfo | None:
-        """Delete the lease whoever holds it (``invoke unlock``); returns the holder."""
-        current = self.read()
-        self._delete()
-        return current
 
     def _delete(self) -> None:
         self._kubectl_ok(["delete", "lease", self.name, "--ignore-not-found"], "")

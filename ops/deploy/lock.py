@@ -1,5 +1,6 @@
-"""One deploy at a time per environment: an atomic lock file (the local and Railway
-platforms; Kubernetes holds a Lease in the cluster instead, :mod:`ops.deploy.lease`).
+"""One deploy at a time per environment: an atomic lock file (the local platform; on
+Kubernetes a Lease in the cluster, :mod:`ops.deploy.lease`, on another remote platform an
+object in the backup storage, :mod:`ops.deploy.bucket_lock`: both a :class:`SharedLock`).
 
 The lock records who holds it (user, host, pid), the version, when, and why.
 It is created with O_EXCL, so two deploys cannot both take it. A lock whose
@@ -13,11 +14,12 @@ import getpass
 import json
 import os
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from ops.core.exits import CannotRun
 from ops.core.processes import wait_for
@@ -52,6 +54,11 @@ class LockInfo:
             version=version, started_at=now.isoformat(timespec="seconds"), message=message,
             expires_at=expires.isoformat(timespec="seconds") if expires else "",
         )  # fmt: skip
+
+    @classmethod
+    def unreadable(cls, where: str) -> LockInfo:
+        """The holder of a lock that cannot be read: unknown, and holding it."""
+        return cls("unknown", "unknown", 0, "unknown", "unknown", f"unreadable {where}")
 
     def describe(self) -> str:
         """One line for humans."""
@@ -94,7 +101,7 @@ def read_lock(path: Path) -> LockInfo | None:
     except FileNotFoundError:
         return None
     except (ValueError, TypeError):
-        return LockInfo("unknown", "unknown", 0, "unknown", "unknown", f"unreadable lock {path}")
+        return LockInfo.unreadable(f"lock {path}")
 
 
 class Lock(Protocol):
@@ -123,6 +130,75 @@ class Lock(Protocol):
     def force_release(self) -> LockInfo | None:
         """Release it whoever holds it."""
         ...
+
+
+class SharedLock(ABC):
+    """A deploy lock in what every deployer shares (a bucket, a cluster), the interface of
+    :class:`Lock`: taken by a create that fails when it exists, so two deploys cannot both
+    take it; a stale one (past :attr:`LockInfo.expires_at`, ``seconds`` after it was
+    taken) taken over by a replace conditional on the version read, which a concurrent
+    taker makes fail. A subclass stores it."""
+
+    noun: ClassVar[str] = "lock"
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.info: LockInfo | None = None
+        self.notes: list[str] = []
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """The lock, for messages."""
+
+    @abstractmethod
+    def _create(self, info: LockInfo) -> bool:
+        """Store ``info`` unless there is a lock; whether it was stored."""
+
+    @abstractmethod
+    def _replace(self, info: LockInfo, version: str) -> bool:
+        """Store ``info`` over the lock if it is still at ``version``; whether it was."""
+
+    @abstractmethod
+    def _read(self) -> tuple[LockInfo, str] | None:
+        """The holder and the version of the lock; None when there is none (an
+        unreadable one counts as held: :meth:`LockInfo.unreadable`)."""
+
+    @abstractmethod
+    def _delete(self) -> None:
+        """Remove the lock, whoever holds it."""
+
+    def acquire(self, version: str, message: str, wait_seconds: float = 0) -> LockInfo:
+        """Take the lock, waiting up to ``wait_seconds``; :class:`LockHeld` otherwise."""
+        info = LockInfo.ours(version, message, lasts_seconds=self.seconds)
+        self.info = take(self._try_take, info, self.where, wait_seconds)
+        return self.info
+
+    def _try_take(self, info: LockInfo) -> tuple[bool, str]:
+        """One attempt (a :func:`take` probe): take the lock, or name who holds it."""
+        if self._create(info):
+            return True, "us"
+        found = self._read()
+        if found is None:
+            return False, f"unknown holder (the {self.noun} could not be taken, nor read)"
+        current, version = found
+        if current.is_stale():
+            if self._replace(info, version):
+                self.notes.append(f"took over a stale {self.noun}: {current.describe()}")
+                return True, "us"
+            current = (self._read() or found)[0]  # someone else took it over first: name them
+        return False, current.describe()
+
+    def read(self) -> LockInfo | None:
+        """The current holder, or None when unlocked."""
+        found = self._read()
+        return found[0] if found else None
+
+    def force_release(self) -> LockInfo | None:
+        """Remove the lock whoever holds it (``invoke unlock``); returns the holder."""
+        current = self.read()
+        self._delete()
+        return current
 
 
 class DeployLock:

@@ -13,12 +13,12 @@ when the server or the tool cannot be started.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from app.settings import Settings
 from ops.core import environ
 from ops.core.commands import find_executable, run
-from ops.core.exits import OpsError, one_line
+from ops.core.exits import exit_status
 from ops.live.server import funded_admin, seeded_server
 from ops.project import REPORTS, ROOT
 
@@ -60,19 +60,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = [arg for arg in extra if arg != DEFAULT_LIMITS]
     name = "api-default-limits" if limited else "api"
     settings = default_limits() if limited else None
-    env = environ.current()
-    try:
-        with (
-            seeded_server(env, settings, log_dir=REPORTS / name) as server,
-            funded_admin(server.url) as admin,
-        ):
-            assert admin.token is not None
-            command = schemathesis_command(server.url, admin.token, extra, name)
-            done = run(command, env=environ.child_env(env), cwd=ROOT, show_output=True)
-            return done.code
-    except OpsError as error:
-        print(f"api: {one_line(error)}", file=sys.stderr)
-        return error.exit_code
+    return exit_status("api", lambda: _fuzz(environ.current(), settings, extra, name))
+
+
+def _fuzz(
+    env: Mapping[str, str], settings: Mapping[str, str] | None, extra: list[str], name: str
+) -> int:
+    """Fuzz a seeded server started with ``settings``: schemathesis' exit status."""
+    with (
+        seeded_server(env, settings, log_dir=REPORTS / name) as server,
+        funded_admin(server.url) as admin,
+    ):
+        assert admin.token is not None
+        command = schemathesis_command(server.url, admin.token, extra, name)
+        return run(command, env=environ.child_env(env), cwd=ROOT, show_output=True).code
 
 
 if __name__ == "__main__":

@@ -147,3 +147,18 @@ def share_since_last_run(
     if status.is_problem:
         summary += limits(f"{warning:.0%}" + ("" if higher_is_worse else " or below"))
     return judged(check, subject, status, summary, **figures, ratio=round(share, 4))
+
+
+def count_since_last_run(
+    check: str, subject: str, count: float | None, *, events: str, limit: int,
+    status: Status = Status.WARNING, why: str = "", **figures: Figure,
+) -> Finding:  # fmt: skip
+    """``count`` -- a counter's increase since the previous run (None on the first) --
+    ``status`` from ``limit`` on; ``why`` says in the summary what such a count means."""
+    if count is None:
+        return ok(check, subject, FIRST_RUN)
+    earned = status if count >= limit else Status.OK
+    summary = f"{count:.0f} {events} since the last run"
+    if earned.is_problem:
+        summary += f" ({status} at {limit}){why}"
+    return judged(check, subject, earned, summary, **figures)

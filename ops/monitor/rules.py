@@ -384,17 +384,28 @@ def postgres_rules(settings: MonitorSettings, windows: Windows) -> list[Rule]:
     ]  # fmt: skip
 
 
+def _of_redis_limit(
+    alert: str, used: str, verb: str, figure: str, limit: tuple[str, str, str], windows: Windows
+) -> Condition:
+    """A Redis gauge ``used`` against the limit it is configured with: ``limit`` is its
+    metric, its name in the configuration, and what a limit of 0 means (not judged)."""
+    metric, name, unset = limit
+    return Condition(
+        alert, f"{used}\n/\n{metric}", "redis", Reason.THRESHOLD,
+        f"{{{{ $labels.instance }}}} {verb} {{{{ $value | humanizePercentage }}}} of {name}",
+        f"{figure} of {{{{ $labels.instance }}}} against {name} ({unset}: not judged): "
+        "{{ $value | humanizePercentage }}.", percent, on="job, instance",
+        guard=f"{metric} > 0", pending=windows.pending,
+    )  # fmt: skip
+
+
 def redis_rules(settings: MonitorSettings, windows: Windows) -> list[Rule]:
     """The cache, through redis_exporter's standard metrics."""
     rate, least = windows.rate, settings.redis.min_lookups
     hits, misses = (f"redis_keyspace_{name}_total" for name in ("hits", "misses"))
-    memory = Condition(
-        "RedisMemoryHigh", "redis_memory_used_bytes\n/\nredis_memory_max_bytes", "redis",
-        Reason.THRESHOLD,
-        "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of maxmemory",
-        "Memory of {{ $labels.instance }} against maxmemory (no limit set: not judged): "
-        "{{ $value | humanizePercentage }}.", percent, on="job, instance",
-        guard="redis_memory_max_bytes > 0", pending=windows.pending,
+    memory = _of_redis_limit(
+        "RedisMemoryHigh", "redis_memory_used_bytes", "uses", "Memory",
+        ("redis_memory_max_bytes", "maxmemory", "no limit set"), windows,
     )  # fmt: skip
     hit_rate = Condition(
         "RedisHitRateLow", _ratio(f"rate({hits}[{rate}])", f"rate({misses}[{rate}])"), "redis",
@@ -417,13 +428,9 @@ def redis_rules(settings: MonitorSettings, windows: Windows) -> list[Rule]:
         f"Connections {{{{ $labels.instance }}}} refused over {rate} (maxclients reached): "
         "{{ $value }}.", count,
     )  # fmt: skip
-    clients = Condition(
-        "RedisClientsHigh", "redis_connected_clients\n/\nredis_config_maxclients", "redis",
-        Reason.THRESHOLD,
-        "{{ $labels.instance }} serves {{ $value | humanizePercentage }} of maxclients",
-        "Clients of {{ $labels.instance }} against maxclients (unknown: not judged): "
-        "{{ $value | humanizePercentage }}.", percent, on="job, instance",
-        guard="redis_config_maxclients > 0", pending=windows.pending,
+    clients = _of_redis_limit(
+        "RedisClientsHigh", "redis_connected_clients", "serves", "Clients",
+        ("redis_config_maxclients", "maxclients", "unknown"), windows,
     )  # fmt: skip
     return [
         Rule("RedisDown", "redis_up == 0", "critical", "redis", Reason.CONNECT,

@@ -38,8 +38,16 @@ from typing import Any
 
 from ops.core import environ
 from ops.core.commands import failure_line, find_executable, run
-from ops.core.console import Console, table
-from ops.core.exits import DONE, CannotRun, CheckFailed, Inconclusive, OpsError, one_line
+from ops.core.console import Console, program_parser, table
+from ops.core.exits import (
+    DONE,
+    CannotRun,
+    CheckFailed,
+    Inconclusive,
+    OpsError,
+    exit_status,
+    one_line,
+)
 from ops.core.git import HINT as GIT_HINT
 from ops.core.git import git, has_changes, is_checkout
 from ops.project import ROOT
@@ -397,7 +405,8 @@ def compare_commits(options: Options, console: Console, env: Mapping[str, str]) 
     options.reports.mkdir(parents=True)
     befores, afters = measure(options, base, console, env)
     comparisons = compare(befores, afters)
-    console.say(table(HEADERS, rows(comparisons, options.max_percent)))
+    table_rows = rows(comparisons, options.max_percent)
+    console.say(table(HEADERS, table_rows))
     result: dict[str, Any] = {
         "base": {"commit": base.commit, "chosen": base.chosen},
         "pairs": options.pairs,
@@ -406,7 +415,6 @@ def compare_commits(options: Options, console: Console, env: Mapping[str, str]) 
         "not_measured_at_base": befores[0].problems,
         "flagged_by_pytest_benchmark": [run.name for run in afters if run.flagged],
     }
-    table_rows = rows(comparisons, options.max_percent)
     return conclude(
         console,
         lambda: judge(comparisons, afters, options.max_percent),
@@ -416,11 +424,7 @@ def compare_commits(options: Options, console: Console, env: Mapping[str, str]) 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ops.perf.bench",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = program_parser("python -m ops.perf.bench", __doc__, "reports/bench/")
     parser.add_argument("--base", help="the commit to compare with (default: see above)")
     parser.add_argument(
         "--max-regression",
@@ -434,8 +438,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to measure")
     parser.add_argument("--benchmarks", default=BENCHMARKS, help="their directory in the root")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--report", type=Path, help="the JSON result (default reports/bench/)")
     parser.add_argument("pytest_args", nargs="*", help="after --: more pytest options")
     return parser
 
@@ -456,11 +458,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         tuple(args.pytest_args),
     )
     console = Console(as_json=args.json, report=args.report or reports / "bench.json", env=env)
-    try:
-        return compare_commits(options, console, env)
-    except OpsError as error:
-        print(f"bench: {one_line(error)}", file=sys.stderr)
-        return error.exit_code
+    return exit_status("bench", lambda: compare_commits(options, console, env))
 
 
 if __name__ == "__main__":

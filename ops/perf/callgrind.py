@@ -39,8 +39,8 @@ from typing import Any
 
 from ops.core import environ
 from ops.core.commands import Completed, describe, failure_line, find_executable, run
-from ops.core.console import Console, table, write_atomically
-from ops.core.exits import DONE, CannotRun, CheckFailed, Inconclusive, OpsError, one_line
+from ops.core.console import Console, program_parser, table, write_atomically
+from ops.core.exits import DONE, CannotRun, CheckFailed, Inconclusive, exit_status, one_line
 from ops.perf.bench import conclude, summary_markdown
 from ops.project import REPORTS, ROOT
 
@@ -389,10 +389,10 @@ def record(options: Options, measured: Measured, console: Console) -> int:
 def compare(options: Options, measured: Measured, baseline: Measured, console: Console) -> int:
     """Judge ``measured`` against ``baseline``; report; raise when it fails."""
     judged = judge_cases(measured, baseline)
-    console.say(table(HEADERS, rows(judged, options.tolerance)))
+    table_rows = rows(judged, options.tolerance)
+    console.say(table(HEADERS, table_rows))
     for below in (j for j in judged if j.verdict(options.tolerance) == "below"):
         console.say(f"note: {below.name} runs fewer instructions: --update-baseline keeps the gain")
-    table_rows = rows(judged, options.tolerance)
     result = {
         "tolerance_percent": options.tolerance,
         "environment": measured.environment,
@@ -432,11 +432,7 @@ def count_and_judge(options: Options, console: Console, env: Mapping[str, str]) 
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ops.perf.callgrind",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = program_parser("python -m ops.perf.callgrind", __doc__, "in --profiles")
     parser.add_argument(
         "--update-baseline", action="store_true", help="record the counts as the baseline"
     )
@@ -460,8 +456,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profiles", type=Path, default=REPORT_DIR, help="where callgrind's profiles go"
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--report", type=Path, help="the JSON result (default: in --profiles)")
     parser.add_argument("names", nargs="*", help="the cases to count (default all)")
     return parser
 
@@ -481,11 +475,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     )
     report = args.report or args.profiles / "callgrind.json"
     console = Console(as_json=args.json, report=report, env=env)
-    try:
-        return count_and_judge(options, console, env)
-    except OpsError as error:
-        print(f"callgrind: {one_line(error)}", file=sys.stderr)
-        return error.exit_code
+    return exit_status("callgrind", lambda: count_and_judge(options, console, env))
 
 
 if __name__ == "__main__":

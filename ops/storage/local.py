@@ -62,15 +62,7 @@ class LocalStorage:
 
     def put(self, key: str, source: BinaryIO) -> int:
         """Stream ``source`` into a partial file, fsync, then rename into place."""
-        path = self._path(key)
-        partial, size = _write_partial(path, source)
-        try:
-            partial.replace(path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
-        return size
+        return _write_in_place(self._path(key), source)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         """Write a small object atomically."""
@@ -153,13 +145,7 @@ class LocalStorage:
         with self._failing_as(f"replace {key}"), _held(path) as current:
             if current is None or _tag(current) != tag:
                 return False
-            partial, _size = _write_partial(path, io.BytesIO(data))
-            try:
-                partial.replace(path)
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            _fsync_dir(path.parent)
+            _write_in_place(path, io.BytesIO(data))
         return True
 
     def delete_if(self, key: str, tag: str) -> bool:
@@ -213,6 +199,19 @@ def _write_partial(path: Path, source: BinaryIO) -> tuple[Path, int]:
         partial.unlink(missing_ok=True)
         raise
     return partial, size
+
+
+def _write_in_place(path: Path, source: BinaryIO) -> int:
+    """``source`` written beside ``path`` (:func:`_write_partial`), then renamed over it;
+    its size."""
+    partial, size = _write_partial(path, source)
+    try:
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return size
 
 
 def _create(path: Path) -> BinaryIO:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.domain.book import OrderBook
 from app.domain.enums import OrderType, Side, TimeInForce
-from app.domain.matching import IncomingOrder, RestingOrder, match, priority_key
+from app.domain.matching import IncomingOrder, RestingOrder, match, priority_key, still_resting
 
 
 def limit(order_id: int, side: Side, price: int, qty: int = 1) -> IncomingOrder:
@@ -25,8 +25,10 @@ def keys(orders: list[RestingOrder]) -> list[tuple[Decimal, int]]:
 
 
 class ReferenceBook:
-    """The book as first written: every submit matches against the whole opposite side and
-    rebuilds it, and a remainder is placed by re-sorting -- slow, obviously right."""
+    """The book as first written: every submit matches against the whole opposite side,
+    and a remainder is placed by re-sorting -- slow, obviously right. What a match leaves
+    of the makers and of the order is the domain's own (:func:`still_resting`,
+    :meth:`IncomingOrder.resting`): the book differs only in what it searches and how."""
 
     def __init__(self) -> None:
         self.sides: dict[Side, list[RestingOrder]] = {Side.BUY: [], Side.SELL: []}
@@ -34,27 +36,10 @@ class ReferenceBook:
     def submit(self, order: IncomingOrder) -> None:
         makers = self.sides[order.side.opposite]
         result = match(order, makers)
-        traded = {e.maker_order_id: e.qty for e in result.executions}
-        makers[:] = [
-            RestingOrder(
-                m.order_id, m.account_id, m.side, m.price, m.remaining - traded[m.order_id]
-            )
-            if m.order_id in traded
-            else m
-            for m in makers
-            if m.remaining - traded.get(m.order_id, Decimal(0)) > 0
-        ]
+        makers[:] = still_resting(makers, result)
         if result.rests:
             own = self.sides[order.side]
-            own.append(
-                RestingOrder(
-                    order.order_id,
-                    order.account_id,
-                    order.side,
-                    order.price_bound,
-                    result.remaining,
-                )
-            )
+            own.append(order.resting(result.remaining))
             own.sort(key=lambda o: priority_key(o.side, o.price, o.order_id))
 
 

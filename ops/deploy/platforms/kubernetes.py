@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ops.core import environ
-from ops.core.commands import CommandError, Runner, run
+from ops.core.commands import CommandError
 from ops.core.exits import CannotRun, one_line
 from ops.core.processes import Process, free_port, listening, wait_for
 from ops.deploy.gates import Target
@@ -66,15 +66,10 @@ class KubernetesPlatform(CommandLinePlatform):
     _rendered: list[Manifest] | None = None
     pinned: str | None = None  # the image CI built, by digest: deployed as it is
 
-    def __init__(
-        self,
-        environment: EnvironmentDefinition,
-        secrets: Mapping[str, str],
-        env: Mapping[str, str],
-        runner: Runner = run,
-    ) -> None:
-        super().__init__(environment, secrets, env, runner)
-        self.kept_images: dict[str, str] = {}  # version -> the image a kept revision ran
+    @cached_property
+    def kept_images(self) -> dict[str, str]:
+        """Version -> the image a kept revision ran (filled as the revisions are read)."""
+        return {}
 
     def pin_image(self, reference: str, version: str) -> None:
         """Deploy ``reference`` (``REPOSITORY:VERSION@sha256:DIGEST``, as CI pushed it)

@@ -31,11 +31,11 @@ from ops.core.exits import one_line
 from ops.environments import EnvironmentProblem
 from ops.monitor.context import MonitorContext
 from ops.monitor.results import (
-    FIRST_RUN,
     Figure,
     Finding,
     Reason,
     Status,
+    count_since_last_run,
     graded,
     judged,
     limits,
@@ -195,13 +195,8 @@ async def _cache(connection: Any, context: MonitorContext) -> Finding:
 async def _deadlocks(connection: Any, context: MonitorContext) -> Finding:
     settings = context.settings.postgres
     (deadlocks,) = await _counters(connection, context, "deadlocks")
-    if deadlocks is None:
-        return ok(CHECK, "deadlocks", FIRST_RUN)
-    status = graded(deadlocks, settings.deadlocks_warning)
-    summary = f"{deadlocks:.0f} deadlock(s) since the last run"
-    if status.is_problem:
-        summary += limits(str(settings.deadlocks_warning))
-    return judged(CHECK, "deadlocks", status, summary, deadlocks=deadlocks)
+    return count_since_last_run(CHECK, "deadlocks", deadlocks, events="deadlock(s)",
+                                limit=settings.deadlocks_warning, deadlocks=deadlocks)  # fmt: skip
 
 
 async def _rollbacks(connection: Any, context: MonitorContext) -> Finding:

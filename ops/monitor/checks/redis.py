@@ -22,10 +22,10 @@ from ops.core.console import human_size
 from ops.core.exits import one_line
 from ops.monitor.context import MonitorContext
 from ops.monitor.results import (
-    FIRST_RUN,
     Finding,
     Reason,
     Status,
+    count_since_last_run,
     graded,
     judged,
     limits,
@@ -130,26 +130,20 @@ def _memory(info: dict[str, Any], maxmemory: int, context: MonitorContext) -> Fi
 def _evictions(info: dict[str, Any], context: MonitorContext) -> Finding:
     settings = context.settings.redis
     evicted = _grew(context, info, "evicted_keys")
-    if evicted is None:
-        return ok(CHECK, "evictions", FIRST_RUN)
-    status = graded(evicted, settings.evictions_warning)
-    summary = f"{evicted:.0f} key(s) evicted since the last run"
-    if status.is_problem:
-        summary += limits(str(settings.evictions_warning)) + ": the cache is too small"
-    return judged(CHECK, "evictions", status, summary, evicted_keys=evicted)
+    return count_since_last_run(
+        CHECK, "evictions", evicted, events="key(s) evicted", limit=settings.evictions_warning,
+        why=": the cache is too small", evicted_keys=evicted,
+    )  # fmt: skip
 
 
 def _rejected(info: dict[str, Any], context: MonitorContext) -> Finding:
     settings = context.settings.redis
     rejected = _grew(context, info, "rejected_connections")
-    if rejected is None:
-        return ok(CHECK, "rejected_connections", FIRST_RUN)
-    limit = settings.rejected_connections_critical
-    status = Status.CRITICAL if rejected >= limit else Status.OK
-    summary = f"{rejected:.0f} connection(s) rejected since the last run"
-    if status.is_problem:
-        summary += f" (critical at {limit}): maxclients reached"
-    return judged(CHECK, "rejected_connections", status, summary, rejected_connections=rejected)
+    return count_since_last_run(
+        CHECK, "rejected_connections", rejected, events="connection(s) rejected",
+        limit=settings.rejected_connections_critical, status=Status.CRITICAL,
+        why=": maxclients reached", rejected_connections=rejected,
+    )  # fmt: skip
 
 
 def _clients(info: dict[str, Any], maxclients: int, context: MonitorContext) -> Finding:

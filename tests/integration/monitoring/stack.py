@@ -125,6 +125,14 @@ class Server:
         response.raise_for_status()
         return response.json()
 
+    @contextmanager
+    def running(self) -> Iterator[Server]:
+        """Started (:meth:`start`) for the ``with`` block, stopped after it."""
+        try:
+            yield self.start()
+        finally:
+            self.stop()
+
     def log_tail(self) -> str:
         """The last lines it logged."""
         return self.process.log_tail(40)
@@ -144,11 +152,8 @@ def alertmanager(workdir: Path, webhook_url: str, env: Mapping[str, str]) -> Ite
         binary, f"--config.file={config}", f"--storage.path={workdir / 'alertmanager-data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
     ]  # fmt: skip
-    server = Server("alertmanager", command, port, workdir, env)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with Server("alertmanager", command, port, workdir, env).running() as server:
+        yield server
 
 
 @contextmanager
@@ -168,8 +173,5 @@ def prometheus(
         f"--storage.tsdb.path={workdir / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]  # fmt: skip
-    server = Server("prometheus", command, port, workdir, env)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with Server("prometheus", command, port, workdir, env).running() as server:
+        yield server

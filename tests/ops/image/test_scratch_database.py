@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from ops.backup.postgres import on_database, scratch_database
-from ops.core.exits import CannotRun, OpsError
-from tests.support import needs
-from tests.support.backends import postgres_admin_url
+from ops.core.exits import CannotRun
+from tests.support.backends import check_postgres, postgres_admin_url
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
 
@@ -17,12 +16,8 @@ UNREACHABLE = "postgresql://postgres@127.0.0.1:1/postgres"
 @pytest.fixture
 def server() -> str:
     """The test PostgreSQL; skipped (locally) or failed (under CI) when it does not answer."""
-    url = postgres_admin_url()
-    try:
-        on_database(url, lambda connection: connection.fetchval("SELECT 1"))
-    except OpsError as error:
-        needs.missing(f"PostgreSQL unreachable: {error}")
-    return url
+    check_postgres()
+    return postgres_admin_url()
 
 
 def databases(server: str, prefix: str) -> set[str]:

@@ -79,13 +79,16 @@ def test_a_wrong_body_is_critical_body(stub: StubServer, answer: Answer, said: s
     assert (found.status, found.reason, found.summary) == (Status.CRITICAL, Reason.BODY, said)
 
 
-@pytest.mark.parametrize(
-    ("budget", "status"),
-    [
-        ({"warning_ms": 1, "budget_ms": 60_000}, Status.WARNING),
-        ({"warning_ms": 1, "budget_ms": 5}, Status.CRITICAL),
-    ],
-)
+def slow_limits(warning: str, critical: str) -> list[tuple[dict[str, float], Status]]:
+    """Limits in ms that an answer taking tens of ms is over: its warning one only, then
+    both (with the status each earns)."""
+    return [
+        ({warning: 1, critical: 60_000}, Status.WARNING),
+        ({warning: 1, critical: 5}, Status.CRITICAL),
+    ]
+
+
+@pytest.mark.parametrize(("budget", "status"), slow_limits("warning_ms", "budget_ms"))
 def test_a_slow_answer_is_latency(
     stub: StubServer, budget: dict[str, float], status: Status
 ) -> None:
@@ -147,13 +150,7 @@ def test_ready_naming_a_dead_redis_is_critical_status(app_with_a_dead_redis: str
     assert ready.summary.startswith("answered 503 (redis failed): not_ready: ")
 
 
-@pytest.mark.parametrize(
-    ("p95", "status"),
-    [
-        ({"p95_warning_ms": 1, "p95_critical_ms": 60_000}, Status.WARNING),
-        ({"p95_warning_ms": 1, "p95_critical_ms": 5}, Status.CRITICAL),
-    ],
-)
+@pytest.mark.parametrize(("p95", "status"), slow_limits("p95_warning_ms", "p95_critical_ms"))
 def test_a_slow_read_endpoint_is_latency(
     stub: StubServer, p95: dict[str, float], status: Status
 ) -> None:
