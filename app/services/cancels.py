@@ -1,7 +1,11 @@
 """Cancelling orders and giving back what they reserved.
 
 Locks are taken in the order :mod:`app.services.queries` documents: the
-instruments of the orders, then the account, then its positions.
+instruments of the orders, then the account, then its positions. Like placing, the
+path is SQLAlchemy Core with statements built once
+(:mod:`app.services.order_statements`): one order is cancelled in at most four
+statements -- lock its instrument (found through the order), read the order as
+committed, cancel it, give back the cash or the quantity it reserved.
 """
 
 from __future__ import annotations
@@ -9,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.db.bulk import bulk_update
-from app.db.models import Account, Order, Position, utcnow
+from app.db.models import Order, utcnow
 from app.domain.enums import OrderStatus, Side
 from app.domain.lifecycle import transition
-from app.services import queries
-from app.services.errors import OrderNotOpen
+from app.services import order_statements as sql
+from app.services.errors import NotFound, OrderNotOpen
 
 ZERO = Decimal(0)
+MAX_CANCEL_STATEMENTS = 4
+"""Statements of cancelling one order: lock its book, read it, cancel it, release."""
 
 
 async def cancel_order(
@@ -27,68 +31,60 @@ async def cancel_order(
 ) -> Order:
     """Cancel one open order of ``account_id`` and release what it reserved."""
     async with sessions() as session, session.begin():
-        instrument_id = await queries.order_instrument(session, account_id, order_id)
-        await queries.lock_instruments(session, [instrument_id])
-        order = await queries.reload_order(session, order_id)
+        connection = await session.connection()
+        ids = {"order_id": order_id, "account_id": account_id}
+        if (await connection.execute(sql.LOCK_ORDER_BOOK, ids)).first() is None:
+            raise NotFound(f"order {order_id} not found")
+        row = (await connection.execute(sql.READ_ORDER, ids)).one()
+        order = Order(**row._mapping)
         if not order.status.is_open:
             raise OrderNotOpen(f"order {order_id} is already {order.status.value}")
-        await _release(session, [order])
+        await _release(connection, account_id, [order])
         return order
 
 
 async def cancel_all(sessions: async_sessionmaker[AsyncSession], account_id: int) -> list[Order]:
     """Cancel every open order of ``account_id``; returns the canceled orders."""
     async with sessions() as session, session.begin():
-        instrument_ids = await queries.open_order_instruments(session, account_id)
-        if not instrument_ids:
+        connection = await session.connection()
+        who = {"account_id": account_id}
+        books = (await connection.execute(sql.OPEN_ORDER_BOOKS, who)).scalars().all()
+        if not books:
             return []
-        await queries.lock_instruments(session, instrument_ids)
-        orders = await queries.open_orders(session, account_id)
-        await _release(session, orders)
+        await connection.execute(sql.LOCK_BOOKS, {"instrument_ids": sorted(books)})
+        orders = [Order(**row._mapping) for row in await connection.execute(sql.OPEN_ORDERS, who)]
+        await _release(connection, account_id, orders)
         return orders
 
 
-async def _release(session: AsyncSession, orders: Sequence[Order]) -> None:
-    """Cancel ``orders`` (all of one account) and give back their reservations."""
+async def _release(connection: AsyncConnection, account_id: int, orders: Sequence[Order]) -> None:
+    """Cancel ``orders`` (all of ``account_id``) and give back their reservations; rows
+    that would not change are not written."""
     if not orders:
         return
-    account = await queries.lock_account(session, orders[0].account_id)
     now = utcnow()
-    sells: dict[int, Decimal] = {}
+    cash = ZERO
+    quantities: dict[int, Decimal] = {}
     for order in orders:
         order.status = transition(order.status, OrderStatus.CANCELED)
         if order.side is Side.BUY:
-            account.reserved_cash -= order.reserved_cash
+            cash += order.reserved_cash
         else:
-            sells[order.instrument_id] = sells.get(order.instrument_id, ZERO) + (
-                order.qty - order.filled_qty
-            )
+            held = quantities.get(order.instrument_id, ZERO)
+            quantities[order.instrument_id] = held + order.qty - order.filled_qty
         order.reserved_cash = ZERO
         order.updated_at = now
-    await bulk_update(
-        session,
-        Order,
-        [
-            {"id": o.id, "status": o.status, "reserved_cash": o.reserved_cash, "updated_at": now}
-            for o in orders
-        ],
-    )
-    await session.execute(
-        update(Account).where(Account.id == account.id).values(reserved_cash=account.reserved_cash)
-    )
-    if sells:
-        positions = await queries.lock_holdings(session, account.id, sells)
-        await bulk_update(
-            session,
-            Position,
-            [
-                {
-                    "id": p.id,
-                    "reserved_qty": p.reserved_qty - sells[p.instrument_id],
-                    "updated_at": now,
-                }
-                for p in positions
-            ],
-        )
-    # Rows were written explicitly: the unit of work must not write them again.
-    session.expunge_all()
+    await connection.execute(
+        sql.CANCEL_ORDERS,
+        [{"row_id": o.id, "status": o.status, "reserved_cash": ZERO, "updated_at": now}
+         for o in orders],
+    )  # fmt: skip
+    if cash:
+        await connection.execute(sql.RELEASE_CASH, {"owner": account_id, "amount": cash})
+    released = [
+        {"owner": account_id, "book": instrument, "released": qty, "released_at": now}
+        for instrument, qty in sorted(quantities.items())
+        if qty
+    ]  # fmt: skip
+    if released:
+        await connection.execute(sql.RELEASE_QTY, released)

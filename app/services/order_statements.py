@@ -183,6 +183,58 @@ UPDATE_POSITIONS = _by_id(
 )
 
 
+# -- cancelling --------------------------------------------------------------------------
+
+LOCK_ORDER_BOOK = (
+    select(instruments.c.id)
+    .where(
+        instruments.c.id
+        == select(orders.c.instrument_id)
+        .where(orders.c.id == bindparam("order_id"), orders.c.account_id == bindparam("account_id"))
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
+"""Lock the instrument of one of the caller's orders (no row: no such order of theirs)."""
+OPEN_ORDER_BOOKS = (
+    select(orders.c.instrument_id)
+    .where(orders.c.account_id == bindparam("account_id"), orders.c.status.in_(OPEN_STATUS_VALUES))
+    .distinct()
+)
+LOCK_BOOKS = (
+    select(instruments.c.id)
+    .where(instruments.c.id.in_(bindparam("instrument_ids", expanding=True)))
+    .order_by(instruments.c.id)
+    .with_for_update()
+)
+READ_ORDER = select(orders).where(orders.c.id == bindparam("order_id"))
+OPEN_ORDERS = (
+    select(orders)
+    .where(orders.c.account_id == bindparam("account_id"), orders.c.status.in_(OPEN_STATUS_VALUES))
+    .order_by(orders.c.id)
+)
+"""Read after the instruments are locked: as committed, and no one else can change them."""
+CANCEL_ORDERS = _by_id(orders, "status", "reserved_cash", "updated_at")
+RELEASE_CASH = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("owner"))
+    .values(reserved_cash=accounts.c.reserved_cash - bindparam("amount", type_=ExactDecimal()))
+)
+RELEASE_QTY = (
+    update(positions)
+    .where(
+        positions.c.account_id == bindparam("owner"),
+        positions.c.instrument_id == bindparam("book"),
+    )
+    .values(
+        reserved_qty=positions.c.reserved_qty - bindparam("released", type_=ExactDecimal()),
+        updated_at=bindparam("released_at"),
+    )
+)
+"""Give back reservations relative to the row as it is: the account and position row
+locks are taken by these updates, after the instruments' (the documented order)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Book:
     """The locked instrument row, and the caller's order with the same client id, if any."""

@@ -21,7 +21,8 @@ from sqlalchemy import event
 
 from app.db.engine import Database
 from app.domain.enums import OrderStatus, OrderType, Side, TimeInForce
-from app.services import accounts
+from app.services import accounts, cancels
+from app.services.cancels import MAX_CANCEL_STATEMENTS
 from app.services.orders import (
     MAX_PLACE_STATEMENTS,
     TRADE_STATEMENTS,
@@ -111,3 +112,19 @@ async def test_rejected_and_replayed_orders_are_cheaper(database: Database, alic
     replay, executed = await place_counted(database, alice, too_big)
     assert replay.replayed
     assert executed == ["SELECT"], "the lookup rides on the instrument lock"
+
+
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+async def test_a_cancel_runs_four_statements_and_writes_only_what_changes(
+    database: Database, alice: Party, side: Side
+) -> None:
+    resting = await place(database, alice, limit(side, "2", "150" if side is Side.BUY else "250"))
+    with counting(database) as statements:
+        canceled = await cancels.cancel_order(database.sessions, alice.account_id, resting.order.id)
+    executed = [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
+    assert canceled.status is OrderStatus.CANCELED
+    assert len(executed) == MAX_CANCEL_STATEMENTS, executed
+    assert executed == ["SELECT", "SELECT", "UPDATE", "UPDATE"], (
+        "lock the book, read the order, cancel it, release the buyer's cash or the "
+        "seller's quantity (not both)"
+    )
