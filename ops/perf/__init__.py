@@ -10,5 +10,6 @@
 - :mod:`ops.perf.measurements`, :mod:`ops.perf.histograms` -- what a run measured
 - :mod:`ops.perf.verdict`, :mod:`ops.perf.baseline`, :mod:`ops.perf.server_metrics` --
   the rules, the history, the server's own figures
+- :mod:`ops.perf.pgbench` -- the database reference: pgbench TPC-B on the run's server
 - :mod:`ops.perf.bench`, :mod:`ops.perf.callgrind` -- micro-benchmarks, instruction counts
 """

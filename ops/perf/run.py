@@ -7,12 +7,14 @@ The story, top to bottom:
 2. the target: ``--host`` (or ``--env``'s public URL) -- or, by default, a server
    started here in the production shape on a throwaway PostgreSQL database and Redis
    (:mod:`ops.perf.target`), with the load generator on CPUs of its own;
-3. the accounts (:mod:`ops.perf.provision`) and the plan, written to a private
+3. the database reference (:mod:`ops.perf.pgbench`): for a local PostgreSQL target,
+   pgbench TPC-B on the same server while the app is still idle (``--no-db-reference``);
+4. the accounts (:mod:`ops.perf.provision`) and the plan, written to a private
    temporary directory (it holds passwords: never under ``reports/``);
-4. the open workload, run by locust (:mod:`ops.perf.generator`), which writes
+5. the open workload, run by locust (:mod:`ops.perf.generator`), which writes
    ``measurements.json`` -- including the server's ``/metrics`` as the judged window
    opened and closed, for the cross-check;
-5. the verdict (:mod:`ops.perf.verdict`) against the SLOs and a baseline
+6. the verdict (:mod:`ops.perf.verdict`) against the SLOs and a baseline
    (``--baseline latest`` or a stored verdict), written to ``reports/perf/`` and kept
    in the history (:mod:`ops.perf.baseline`).
 
@@ -40,7 +42,7 @@ from ops.core.exits import CannotRun, OpsError, one_line
 from ops.core.processes import available_cpus, log_tail
 from ops.environments import load_environment
 from ops.live.client import TradingClient
-from ops.perf import baseline, measurements, verdict
+from ops.perf import baseline, measurements, pgbench, verdict
 from ops.perf.generator import MEASUREMENTS_VARIABLE, PLAN_VARIABLE, Generator, describe
 from ops.perf.generator import run as generate
 from ops.perf.limits import Limits, check_fits
@@ -49,7 +51,7 @@ from ops.perf.provision import provision
 from ops.perf.scenarios import Plan, expected_requests, parameters, scenario_hash
 from ops.perf.server_metrics import CrossCheck
 from ops.perf.slo import Slo, merged, read_defaults, resolve
-from ops.perf.target import Backend, Target, local, remote
+from ops.perf.target import Backend, Target, database_server, local, remote
 from ops.project import REPORTS
 
 PERF_DIR = REPORTS / "perf"
@@ -65,6 +67,7 @@ REMOTE_CROSS_CHECK = (
     "a deployed environment answers /metrics for one replica behind its load balancer "
     "(--cross-check compares anyway)"
 )
+NO_DATABASE_ACCESS = "a deployed target: this run has no access to its database server"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Options:
     slo_file: Path | None
     store: bool
     cross_check: bool | None  # None: local runs compare, deployed ones do not
+    db_reference: bool = True  # pgbench first, where the run has the database server
 
 
 def parser() -> argparse.ArgumentParser:
@@ -112,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     add("--no-store", action="store_true", help="do not keep the verdict in the history")
     add("--cross-check", action=argparse.BooleanOptionalAction, default=None,
         help="compare with the server's /metrics (default: for a local server only)")  # fmt: skip
+    add("--db-reference", action=argparse.BooleanOptionalAction, default=True,
+        help="pgbench TPC-B on the database server first (local PostgreSQL runs only)")  # fmt: skip
     add("--json", action="store_true", help="print the verdict as JSON on stdout")
     return parser
 
@@ -134,7 +140,7 @@ def options(args: argparse.Namespace) -> Options:
         server_workers=args.server_workers, backend=args.backend, baseline=args.baseline,
         seed=secrets.randbelow(2**31) if args.seed is None else args.seed,
         reports=args.reports, history=args.history, slo_file=args.slo, store=not args.no_store,
-        cross_check=args.cross_check,
+        cross_check=args.cross_check, db_reference=args.db_reference,
     )  # fmt: skip
 
 
@@ -258,6 +264,7 @@ def load(opts: Options, env: Mapping[str, str], console: Console) -> verdict.Ver
     with the_target(opts, env, placement) as target:
         console.say(f"perf: target {target.url} ({target.shape})")
         console.say(f"perf: {describe(generator, generator.cpus)}")
+        reference, notes = database_reference(opts, slo, target, env, placement, console)
         measured = generate_load(opts, slo, identity, target, generator, env)
         if measured is None:
             console.say(f"perf: workers done; the master at {generator.master_host} judges")
@@ -268,11 +275,47 @@ def load(opts: Options, env: Mapping[str, str], console: Console) -> verdict.Ver
             smoke_reason=target.smoke_reason, started_at=started, machine=machine(),
             expected_requests=expected_requests(opts.scenario, slo),
         )  # fmt: skip
-        judged = verdict.judge(measured, slo, context, chosen, cross_check(opts, target, measured))
+        judged = verdict.judge(measured, slo, context, chosen, cross_check(opts, target, measured),
+                               reference, notes)  # fmt: skip
     verdict.write_reports(judged, opts.reports)
     if opts.store:
         console.say(f"perf: kept in the history as {baseline.store(judged, opts.history)}")
     return judged
+
+
+def no_reference(opts: Options, slo: Slo, target: Target) -> str:
+    """Why this run measures no database reference (``""``: it does)."""
+    if not opts.db_reference:
+        return "--no-db-reference"
+    if not pgbench.ReferenceSettings.of(slo.run).enabled:
+        return "[run] db_reference_seconds = 0"
+    if opts.generator.master_host:
+        return "workers only: the master judges"
+    if not target.local:
+        return NO_DATABASE_ACCESS
+    if opts.backend == "sqlite":
+        return "SQLite: no PostgreSQL server to measure"
+    return ""
+
+
+def database_reference(
+    opts: Options,
+    slo: Slo,
+    target: Target,
+    env: Mapping[str, str],
+    placement: Placement,
+    console: Console,
+) -> tuple[pgbench.Reference | None, list[str]]:
+    """pgbench on the local run's database server, pinned where the app's workers run
+    (still idle: before the accounts and the load); else none, and a note saying why."""
+    why = no_reference(opts, slo, target)
+    if why:
+        return None, [f"no database reference: {why}"]
+    settings = pgbench.ReferenceSettings.of(slo.run)
+    console.say(f"perf: database reference: pgbench {pgbench.BUILTIN}, {settings.describe()}")
+    reference = pgbench.measure(database_server(env), settings, env, placement.server)
+    console.say(f"perf: database reference: {reference.tps:.1f} TPS")
+    return reference, []
 
 
 def generate_load(

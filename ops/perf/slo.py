@@ -25,6 +25,9 @@ from ops.project import ROOT
 
 DEFAULTS = ROOT / "deploy" / "perf.toml"
 Arrival = Literal["constant", "poisson"]
+REFERENCE_SETTINGS = (
+    "db_reference_seconds", "db_reference_clients", "db_reference_threads", "db_reference_scale",
+)  # fmt: skip
 
 
 class SloProblem(CannotRun):
@@ -46,6 +49,18 @@ class RunSettings(_Section):
     min_achieved_ratio: float = Field(default=0.95, gt=0, le=1)  # sent / scheduled
     max_dropped_ratio: float = Field(default=0.0, ge=0, le=1)  # dropped / scheduled
     max_schedule_lag_ms: float = Field(default=50, gt=0)  # p99 of late sends by the generator
+    # pgbench TPC-B on the run's database server before the load (ops.perf.pgbench): the
+    # yardstick the order rate is reported against. 0 seconds: off.
+    db_reference_seconds: int = Field(default=10, ge=0, le=600)
+    db_reference_clients: int = Field(default=16, ge=1, le=1000)
+    db_reference_threads: int = Field(default=2, ge=1, le=64)
+    db_reference_scale: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _threads_per_client(self) -> RunSettings:
+        if self.db_reference_threads > self.db_reference_clients:
+            raise ValueError("db_reference_threads must not exceed db_reference_clients")
+        return self
 
 
 class AbortSettings(_Section):
@@ -110,8 +125,10 @@ class Slo(_Section):
         return RequestSlo.model_validate(merged)
 
     def digest(self) -> str:
-        """A short hash of the model (part of a scenario's identity for baselines)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A short hash of the model (part of a scenario's identity for baselines); the
+        database reference's settings are left out: they do not change the app's load."""
+        data = self.model_dump(mode="json", exclude={"run": set(REFERENCE_SETTINGS)})
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

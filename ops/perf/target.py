@@ -34,6 +34,11 @@ class Target:
     smoke_reason: str = ""
 
 
+def database_server(env: Mapping[str, str]) -> str:
+    """The PostgreSQL server a local run uses: ``PERF_DATABASE_URL``, else the local one."""
+    return env.get(DATABASE_VARIABLE) or DEFAULT_DATABASE_SERVER
+
+
 def remote(url: str) -> Target:
     """A deployed environment."""
     return Target(url.rstrip("/"), "deployed", local=False)
@@ -58,8 +63,7 @@ def local(
         return
     redis_url = env.get(REDIS_VARIABLE) or DEFAULT_REDIS
     redis_answers(redis_url)
-    database_server = env.get(DATABASE_VARIABLE) or DEFAULT_DATABASE_SERVER
-    with scratch_database(database_server, "perf") as database_url:
+    with scratch_database(database_server(env), "perf") as database_url:
         settings = {**LOAD_SETTINGS, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                     "REDIS_PREFIX": f"perf-{secrets.token_hex(4)}:"}  # fmt: skip
         with seeded_server(env, settings, log_dir, workers=workers,

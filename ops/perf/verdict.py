@@ -12,6 +12,9 @@ A rule's kind says what a broken rule means:
   is **inconclusive** (exit 3), never a pass;
 - a smoke run (no production shape) is **smoke** (exit 3) whatever the figures.
 
+The database reference (:mod:`ops.perf.pgbench`) is a figure, not a rule: the run's order
+rate as a ratio to pgbench TPC-B on the same server (:func:`database_reference`).
+
 ``verdict.json`` is what baselines are made of; ``verdict.md`` is for people (and the
 GitHub job summary).
 """
@@ -28,10 +31,12 @@ from ops.core.console import to_json, write_atomically
 from ops.core.exits import CHECK_FAILED, DONE, INCONCLUSIVE
 from ops.perf.histograms import Histogram
 from ops.perf.measurements import Measurements, RequestFigures, Step
+from ops.perf.scenarios import LOGIN
 from ops.perf.slo import RequestSlo, Slo
 
 if TYPE_CHECKING:
     from ops.perf.baseline import Baseline
+    from ops.perf.pgbench import Reference
     from ops.perf.server_metrics import CrossCheck
 
 RuleKind = Literal["slo", "saturation", "samples", "regression", "abort", "cross-check"]
@@ -190,6 +195,7 @@ class Verdict:
     cross_check: dict[str, Any] | None = None
     baseline: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    database_reference: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -219,6 +225,7 @@ class Verdict:
             "knee": asdict(self.knee) if self.knee else None,
             "cross_check": self.cross_check,
             "baseline": self.baseline,
+            "database_reference": self.database_reference,
             "notes": self.notes,
         }
 
@@ -229,8 +236,11 @@ def judge(
     context: RunContext,
     baseline: Baseline | None = None,
     cross_check: CrossCheck | None = None,
+    reference: Reference | None = None,
+    notes: Sequence[str] = (),
 ) -> Verdict:
-    """Every rule over ``measurements``, then the status and its reason."""
+    """Every rule over ``measurements``, then the status and its reason; ``reference``
+    (pgbench on the run's database server) and ``notes`` are reported, never judged."""
     requests = {
         name: EndpointFigures.of(measurements.requests[name])
         for name in sorted(measurements.requests)
@@ -245,12 +255,15 @@ def judge(
     rules += by_baseline.rules + by_server.rules
     status, reason = decide(rules, context)
     knee = find_knee(measurements.steps, slo) if measurements.steps else None
+    by_reference = (database_reference(reference, requests, knee, measurements.window_seconds)
+                    if reference else None)  # fmt: skip
     return Verdict(
         status, reason, context, measurements.scenario_hash, slo.digest(), requests, rules,
         saturation_figures(measurements), knee,
         cross_check=by_server.summary if cross_check else None,
         baseline=by_baseline.summary if baseline else None,
-        notes=by_baseline.notes + by_server.notes,
+        notes=[*notes, *by_baseline.notes, *by_server.notes],
+        database_reference=by_reference,
     )  # fmt: skip
 
 
@@ -394,9 +407,49 @@ def find_knee(steps: Sequence[Step], slo: Slo) -> Knee:
     return Knee(max(rates) if rates else None, limit, floor, rows)
 
 
+def order_rate(
+    requests: Mapping[str, EndpointFigures], knee: Knee | None, window_seconds: float
+) -> tuple[float | None, str]:
+    """The run's order rate and how it was found (or why there is none): a stepped run's
+    knee times the share of orders among the workload's requests (the log-ins are no part
+    of the offered rate), else the orders judged per second of the window."""
+    orders = requests.get(ORDER_REQUEST)
+    if orders is None or not orders.count:
+        return None, f"no {ORDER_REQUEST} judged"
+    if knee is not None:
+        if knee.rate is None:
+            return None, "no knee: no step kept up"
+        workload = sum(figures.count for name, figures in requests.items() if name != LOGIN)
+        share = orders.count / workload
+        return knee.rate * share, f"knee {knee.rate:g} req/s x {share:.1%} {ORDER_REQUEST}"
+    if window_seconds <= 0:
+        return None, "the judged window lasted no time"
+    rate = orders.count / window_seconds
+    return rate, f"{orders.count} {ORDER_REQUEST} in the {window_seconds:g} s judged window"
+
+
+def database_reference(
+    reference: Reference,
+    requests: Mapping[str, EndpointFigures],
+    knee: Knee | None,
+    window_seconds: float,
+) -> dict[str, Any]:
+    """The ``database_reference`` block: pgbench's tool, settings and TPS, the run's order
+    rate, and the ratio of the two (None, with the reason, when there is no order rate)."""
+    rate, basis = order_rate(requests, knee, window_seconds)
+    ratio = round(rate / reference.tps, 4) if rate is not None else None
+    return {
+        **reference.to_dict(),
+        "order_rate": round(rate, 3) if rate is not None else None,
+        "order_rate_basis": basis,
+        "ratio": ratio,
+    }
+
+
 def markdown(verdict: Verdict) -> str:
     """``verdict.md``: the status and reason, the figures per endpoint, the broken rules, the
-    load generator's figures, the knee, the cross-check and the notes."""
+    load generator's figures, the knee, the database reference, the cross-check and the
+    notes."""
     context = verdict.context
     baseline = (verdict.baseline or {}).get("path") or "none"
     lines = [
@@ -425,6 +478,8 @@ def markdown(verdict: Verdict) -> str:
     lines += ["", "### Load generator", "", *_saturation_table(verdict.saturation)]
     if verdict.knee:
         lines += ["", "### Knee", "", verdict.knee.line()]
+    if verdict.database_reference:
+        lines += ["", "### Database reference", "", *_reference_lines(verdict.database_reference)]
     if verdict.cross_check:
         lines += ["", "### The server's own figures", "", *_cross_check_table(verdict.cross_check)]
     if verdict.notes:
@@ -441,6 +496,21 @@ def _saturation_table(figures: Mapping[str, Any]) -> list[str]:
         f"{figures['offered_rate']:g}/s | {figures['achieved_rate']:g}/s | "
         f"{figures['schedule_lag_p99_ms']:.1f} ms | {warnings} |",
     ]
+
+
+def _reference_lines(block: Mapping[str, Any]) -> list[str]:
+    settings = block["settings"]
+    cpus = block.get("cpus") or []
+    pinned = f", on CPUs {','.join(str(cpu) for cpu in cpus)}" if cpus else ""
+    measured = (
+        f"{block['tool']} `-b {block['builtin']}` on {block['server']} (scale "
+        f"{settings['scale']}, {settings['clients']} clients, {settings['threads']} threads, "
+        f"{settings['seconds']} s{pinned}): **{block['tps']:.1f} TPS**"
+    )
+    if block["ratio"] is None:
+        return [measured, "", f"Order rate: none ({block['order_rate_basis']}), so no ratio."]
+    rate = f"Order rate {block['order_rate']:.1f} orders/s ({block['order_rate_basis']})"
+    return [measured, "", f"{rate}: **{block['ratio']:g}** of pgbench TPC-B."]
 
 
 def _cross_check_table(summary: Mapping[str, Any]) -> list[str]:

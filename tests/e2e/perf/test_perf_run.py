@@ -61,6 +61,11 @@ def test_a_run_that_meets_its_objectives_passes_and_becomes_the_next_baseline(
     assert (code, verdict["status"]) == (DONE, "passed"), verdict.get("reason")
     assert "(PostgreSQL and Redis, 2 worker(s)" in verdict["context"]["host"]
     assert verdict["requests"][ORDERS]["count"] > 0
+    # pgbench ran first on the same server: the order rate is reported against it.
+    reference = verdict["database_reference"]
+    assert reference["tps"] > 0
+    assert reference["settings"] == {"seconds": 1, "clients": 2, "threads": 1, "scale": 1}
+    assert reference["ratio"] == pytest.approx(reference["order_rate"] / reference["tps"], abs=1e-4)
     # The server's own counters agreed with the generator's.
     assert ORDERS in verdict["cross_check"]["requests"]
     counted = [rule for rule in verdict["rules"] if rule["kind"] == "cross-check"]
@@ -98,6 +103,8 @@ def test_on_sqlite_with_a_master_and_workers_the_run_is_a_smoke_run(tmp_path: Pa
         "SQLite and the in-process cache are not the production shape"
     )
     assert verdict["requests"][ORDERS]["count"] > 0
+    assert verdict["database_reference"] is None
+    assert "no database reference: SQLite: no PostgreSQL server to measure" in verdict["notes"]
     # Both workers' figures, merged once each: every account logged in exactly once.
     assert verdict["requests"]["POST /v1/auth/token"]["count"] == 4
     measured = json.loads((tmp_path / "reports" / "measurements.json").read_text())

@@ -140,3 +140,14 @@ def test_every_verdict_is_kept_under_its_scenario_and_time(tmp_path: Path) -> No
     two_hours_east = datetime(2026, 1, 2, 7, 4, 5, tzinfo=timezone(timedelta(hours=2)))
     east = replace(verdict, context=replace(CONTEXT, started_at=two_hours_east))
     assert store(east, tmp_path).name.startswith("20260102T050405Z-"), "named in UTC"
+
+
+def test_a_verdict_from_before_the_database_reference_is_still_a_baseline(tmp_path: Path) -> None:
+    stored = store(run_at(100, hours_ago=1), tmp_path)
+    older = json.loads(stored.read_text())
+    del older["database_reference"]
+    stored.write_text(json.dumps(older))
+    baseline = latest("trader-mix", "abc123", tmp_path)
+    assert baseline.path == stored
+    verdict = judge(measure(request(ORDERS, ms=100)), RELAXED, CONTEXT, baseline=baseline)
+    assert verdict.status == "passed"

@@ -3,16 +3,26 @@ starts is checked first, in one line, exit 2 -- and nothing stale is left to be 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from ops.core.exits import CANNOT_RUN
+from ops.backup.postgres import on_database
+from ops.core.console import Console
+from ops.core.exits import CANNOT_RUN, OpsError
+from ops.core.processes import available_cpus
+from ops.perf import pgbench
 from ops.perf import run as perf
-from ops.perf.slo import SloProblem
-from ops.perf.target import Target, remote
+from ops.perf.placement import Placement, place
+from ops.perf.slo import SloProblem, resolve
+from ops.perf.target import DATABASE_VARIABLE, Target, remote
+from tests.support import needs
+from tests.support.backends import postgres_admin_url
 
 BOOK = "GET /v1/market/{symbol}/book"
+LOCAL = Target("http://127.0.0.1:8000", "PostgreSQL and Redis", local=True)
+PLACED = Placement((0,), (1,))
 
 
 def options(*argv: str) -> perf.Options:
@@ -108,3 +118,61 @@ def test_the_offered_rate_is_said_as_the_scenario_offers_it() -> None:
     assert perf.offered("trader-mix", perf.objectives(options("--rate", "30"))) == "30 req/s"
     stepped = perf.objectives(options("--duration", "60"))
     assert perf.offered("hot-symbol", stepped) == "20 req/s, +20 every 10 s up to 120"
+
+
+def never_measured(*args: object, **kwargs: object) -> pgbench.Reference:
+    raise AssertionError("pgbench ran where it must not")
+
+
+@pytest.mark.parametrize(
+    ("argv", "target", "run", "why"),
+    [
+        (["--no-db-reference"], LOCAL, {}, "--no-db-reference"),
+        ([], LOCAL, {"db_reference_seconds": 0}, "[run] db_reference_seconds = 0"),
+        ([], remote("https://staging.example.com"), {},
+         "a deployed target: this run has no access to its database server"),
+        (["--host", "http://10.0.0.5:8000"], remote("http://10.0.0.5:8000"), {},
+         "a deployed target: this run has no access to its database server"),
+        (["--backend", "sqlite"], LOCAL, {}, "SQLite: no PostgreSQL server to measure"),
+    ],
+)  # fmt: skip
+def test_a_run_without_a_database_reference_notes_why(
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    target: Target,
+    run: dict[str, object],
+    why: str,
+) -> None:
+    monkeypatch.setattr(pgbench, "measure", never_measured)
+    slo = resolve({"run": run})
+    found = perf.database_reference(options(*argv), slo, target, {}, PLACED, Console())
+    assert found == (None, [f"no database reference: {why}"])
+
+
+def test_the_database_reference_is_on_by_default() -> None:
+    assert options().db_reference is True
+    assert options("--no-db-reference").db_reference is False
+
+
+def test_a_local_postgresql_run_measures_pgbench_on_its_server_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = postgres_admin_url()
+    try:
+        on_database(server, lambda connection: connection.fetchval("SELECT 1"))
+    except OpsError as error:
+        needs.missing(f"PostgreSQL unreachable: {error}")
+    needs.program("pgbench", "install the PostgreSQL client tools")
+    tiny = resolve({"run": {"db_reference_seconds": 1, "db_reference_clients": 2,
+                            "db_reference_threads": 1}})  # fmt: skip
+    placement = place(available_cpus())
+    env = {**os.environ, DATABASE_VARIABLE: server}
+    reference, notes = perf.database_reference(options(), tiny, LOCAL, env, placement, Console())
+    assert notes == []
+    assert reference is not None
+    assert reference.tps > 0
+    assert reference.cpus == placement.server
+    assert reference.settings == pgbench.ReferenceSettings(1, 2, 1, 1)
+    said = capsys.readouterr().out
+    assert "perf: database reference: pgbench tpcb-like, scale 1, 2 clients, 1 threads, 1 s" in said
+    assert " TPS" in said

@@ -60,6 +60,11 @@ def test_overrides_merge_key_by_key() -> None:
             {"requests": {ORDERS: {"p99": 1}}},
             f"here: requests.{ORDERS!r}: p99: Extra inputs are not permitted",
         ),
+        (
+            {"run": {"db_reference_clients": 2, "db_reference_threads": 4}},
+            "here: run: db_reference_threads must not exceed db_reference_clients",
+        ),
+        ({"run": {"db_reference_seconds": -1}}, "here: run.db_reference_seconds: Input should be"),
     ],
 )
 def test_a_bad_override_is_one_line_naming_the_key(
@@ -87,3 +92,12 @@ def test_the_digest_changes_with_any_limit() -> None:
     assert resolve({"regression": {"percent": 21}}).digest() != digest
     assert len(digest) == 12
     assert DEFAULTS.name == "perf.toml"
+
+
+def test_the_database_reference_settings_are_no_part_of_the_digest() -> None:
+    # They do not change the app's load: a baseline stays comparable when they change.
+    digest = resolve().digest()
+    changed = {"db_reference_seconds": 0, "db_reference_clients": 4, "db_reference_threads": 1,
+               "db_reference_scale": 10}  # fmt: skip
+    assert resolve({"run": changed}).digest() == digest
+    assert resolve({"run": {"rate": 51}}).digest() != digest

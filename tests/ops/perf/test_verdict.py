@@ -12,12 +12,25 @@ import pytest
 from ops.core.exits import CHECK_FAILED, DONE, INCONCLUSIVE
 from ops.perf.histograms import Histogram
 from ops.perf.measurements import Measurements, RequestFigures, Step
+from ops.perf.pgbench import Reference, ReferenceSettings
 from ops.perf.slo import resolve
 from ops.perf.verdict import RunContext, Verdict, judge, markdown, write_reports
 
 ORDERS = "POST /v1/orders"
 BOOK = "GET /v1/market/{symbol}/book"
 QUOTE = "GET /v1/market/{symbol}/quote"
+CANCEL = "POST /v1/orders/{order_id}/cancel"
+LOGIN = "POST /v1/auth/token"
+REFERENCE = Reference(
+    tool="pgbench 15.20", settings=ReferenceSettings(seconds=10, clients=16, threads=2, scale=1),
+    server="postgresql://postgres@127.0.0.1:5432/postgres", cpus=(0,), tps=1000.0,
+)  # fmt: skip
+STEPS = [
+    Step(offered_rate=20, achieved_rate=20, p99_ms=15, error_ratio=0),
+    Step(offered_rate=40, achieved_rate=39.5, p99_ms=60, error_ratio=0),
+    Step(offered_rate=60, achieved_rate=59, p99_ms=320, error_ratio=0),  # too slow
+    Step(offered_rate=80, achieved_rate=50, p99_ms=200, error_ratio=0),  # fell behind
+]
 SLO = resolve()
 CONTEXT = RunContext(
     app_version="1.2.3",
@@ -175,12 +188,7 @@ def test_a_smoke_run_is_never_an_slo_verdict() -> None:
 
 
 def test_the_knee_is_the_highest_rate_the_server_kept_up_with() -> None:
-    steps = [
-        Step(offered_rate=20, achieved_rate=20, p99_ms=15, error_ratio=0),
-        Step(offered_rate=40, achieved_rate=39.5, p99_ms=60, error_ratio=0),
-        Step(offered_rate=60, achieved_rate=59, p99_ms=320, error_ratio=0),  # too slow
-        Step(offered_rate=80, achieved_rate=50, p99_ms=200, error_ratio=0),  # fell behind
-    ]
+    steps = STEPS
     knee = verdict_of(request(ORDERS), steps=steps).knee
     assert knee is not None
     assert (knee.rate, knee.p99_limit_ms) == (40, 250)
@@ -223,3 +231,62 @@ def test_the_reports_hold_every_figure_and_rule(tmp_path: Path) -> None:
     assert "- slo: POST /v1/orders p99 400.1 ms > 250 ms" in page
     assert "- saturation: load generator saturated: dropped 3 of 2000" in page
     assert "| 2000 | 2000 | 3 | 50/s | 50/s | 1.0 ms | 0 |" in page
+
+
+def test_a_stepped_runs_order_rate_is_the_knee_times_the_share_of_orders() -> None:
+    # 800 orders of 1000 workload requests (the 16 log-ins are no part of the offered rate).
+    made = measure(request(ORDERS, 800), request(CANCEL, 200), request(LOGIN, 16), steps=STEPS)
+    verdict = judge(made, SLO, CONTEXT, reference=REFERENCE)
+    block = verdict.database_reference
+    assert block is not None
+    assert (block["tool"], block["builtin"], block["tps"]) == ("pgbench 15.20", "tpcb-like", 1000)
+    assert block["settings"] == {"seconds": 10, "clients": 16, "threads": 2, "scale": 1}
+    assert (block["order_rate"], block["ratio"]) == (32.0, 0.032)
+    assert block["order_rate_basis"] == "knee 40 req/s x 80.0% POST /v1/orders"
+    page = markdown(verdict)
+    assert (
+        "### Database reference\n\npgbench 15.20 `-b tpcb-like` on postgresql://postgres@" in page
+    )
+    assert "(scale 1, 16 clients, 2 threads, 10 s, on CPUs 0): **1000.0 TPS**" in page
+    assert ("Order rate 32.0 orders/s (knee 40 req/s x 80.0% POST /v1/orders): **0.032** of "
+            "pgbench TPC-B.") in page  # fmt: skip
+
+
+def test_a_stepped_run_without_a_knee_has_no_ratio_and_says_why() -> None:
+    made = measure(request(ORDERS, 800), request(CANCEL, 200), steps=STEPS[2:])
+    block = judge(made, SLO, CONTEXT, reference=REFERENCE).database_reference
+    assert block is not None
+    assert (block["tps"], block["order_rate"], block["ratio"]) == (1000, None, None)
+    assert block["order_rate_basis"] == "no knee: no step kept up"
+    page = markdown(judge(made, SLO, CONTEXT, reference=REFERENCE))
+    assert "Order rate: none (no knee: no step kept up), so no ratio." in page
+
+
+def test_a_constant_runs_order_rate_is_its_orders_per_second_judged(tmp_path: Path) -> None:
+    # 1000 orders and 1000 books at 50/s: a 40 s window, 25 orders/s.
+    verdict = verdict_of(request(ORDERS), request(BOOK))
+    with_reference = judge(measure(request(ORDERS), request(BOOK)), SLO, CONTEXT,
+                           reference=REFERENCE, notes=["a note of the run"])  # fmt: skip
+    assert (with_reference.status, len(with_reference.rules)) == ("passed", len(verdict.rules))
+    assert with_reference.notes == ["a note of the run"]
+    json_path, markdown_path = write_reports(with_reference, tmp_path)
+    block = json.loads(json_path.read_text())["database_reference"]
+    assert (block["order_rate"], block["ratio"]) == (25.0, 0.025)
+    assert block["order_rate_basis"] == "1000 POST /v1/orders in the 40 s judged window"
+    assert (block["server"], block["cpus"]) == (
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        [0],
+    )
+    assert "**0.025** of pgbench TPC-B" in markdown_path.read_text()
+    assert "- a note of the run" in markdown_path.read_text()
+
+
+def test_without_a_reference_the_block_is_empty_and_the_page_has_no_section() -> None:
+    verdict = verdict_of(request(ORDERS), request(BOOK))
+    assert verdict.database_reference is None
+    assert verdict.to_dict()["database_reference"] is None
+    assert "### Database reference" not in markdown(verdict)
+    no_orders = judge(measure(request(BOOK)), SLO, CONTEXT, reference=REFERENCE)
+    assert no_orders.database_reference is not None
+    assert no_orders.database_reference["ratio"] is None
+    assert no_orders.database_reference["order_rate_basis"] == "no POST /v1/orders judged"
