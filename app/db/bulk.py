@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,28 +15,6 @@ def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
-
-
-async def bulk_update(
-    session: AsyncSession, model: type[Base], rows: Sequence[dict[str, object]]
-) -> None:
-    """UPDATE ... WHERE id = ? for every row, as one executemany.
-
-    Each row holds ``id`` and the same other columns; the ORM identity map is
-    bypassed, so rows loaded in the session keep their old values.
-    """
-    if not rows:
-        return
-    table = _table(model)
-    columns = [name for name in rows[0] if name != "id"]
-    statement = (
-        table.update()
-        .where(table.c.id == bindparam("row_id"))
-        .values({name: bindparam(name) for name in columns})
-    )
-    await session.execute(
-        statement, [{"row_id": row["id"], **{name: row[name] for name in columns}} for row in rows]
-    )
 
 
 async def insert_missing(

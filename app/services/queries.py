@@ -17,13 +17,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import insert_missing
-from app.db.models import OPEN_STATUS_VALUES, Account, Instrument, Order, Position, utcnow
-from app.db.types import ExactDecimal
-from app.domain.enums import OrderStatus, Side
+from app.db.models import Account, Instrument, Order, Position, utcnow
+from app.domain.enums import OrderStatus
 from app.services.errors import NotFound
 
 ZERO = Decimal(0)
@@ -47,16 +46,6 @@ async def lock_instrument(session: AsyncSession, symbol: str) -> Instrument:
     )
 
 
-async def lock_instruments(session: AsyncSession, instrument_ids: Iterable[int]) -> None:
-    """Lock several instrument rows, in ascending id."""
-    await session.execute(
-        select(Instrument.id)
-        .where(Instrument.id.in_(sorted(set(instrument_ids))))
-        .order_by(Instrument.id)
-        .with_for_update()
-    )
-
-
 async def lock_account(session: AsyncSession, account_id: int) -> Account:
     """Lock one account row; a missing account is not found."""
     return await _one(
@@ -64,17 +53,6 @@ async def lock_account(session: AsyncSession, account_id: int) -> Account:
         select(Account).where(Account.id == account_id).with_for_update(),
         f"account {account_id} not found",
     )
-
-
-async def lock_accounts(session: AsyncSession, account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock several account rows, in ascending id; returns them by id."""
-    rows = await session.scalars(
-        select(Account)
-        .where(Account.id.in_(sorted(set(account_ids))))
-        .order_by(Account.id)
-        .with_for_update()
-    )
-    return {account.id: account for account in rows}
 
 
 async def lock_positions(
@@ -113,23 +91,6 @@ async def lock_positions(
     return {position.account_id: position for position in rows}
 
 
-async def lock_holdings(
-    session: AsyncSession, account_id: int, instrument_ids: Iterable[int]
-) -> list[Position]:
-    """Lock one account's existing positions in several instruments, in ascending id."""
-    rows = await session.scalars(
-        select(Position)
-        .where(
-            Position.account_id == account_id,
-            Position.instrument_id.in_(sorted(set(instrument_ids))),
-        )
-        .order_by(Position.instrument_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
-
-
 async def find_by_client_id(
     session: AsyncSession, account_id: int, client_order_id: str
 ) -> Order | None:
@@ -139,81 +100,6 @@ async def find_by_client_id(
             Order.account_id == account_id, Order.client_order_id == client_order_id
         )
     )
-
-
-async def crossing_orders(
-    session: AsyncSession, instrument_id: int, side: Side, bound: Decimal, qty: Decimal
-) -> list[Order]:
-    """The resting orders an incoming order would trade with, best first.
-
-    Only as many as can fill ``qty`` are read: each row's cumulative quantity
-    ahead of it in priority must be below ``qty``.
-    """
-    maker_side = side.opposite
-    price_ok = Order.limit_price <= bound if side is Side.BUY else Order.limit_price >= bound
-    priority = (
-        (Order.limit_price.asc(), Order.id.asc())
-        if maker_side is Side.SELL
-        else (Order.limit_price.desc(), Order.id.asc())
-    )
-    ahead = func.sum(Order.qty - Order.filled_qty).over(order_by=priority, rows=(None, -1))
-    ranked = (
-        select(Order.id.label("id"), ahead.label("ahead"))
-        .where(
-            Order.instrument_id == instrument_id,
-            Order.side == maker_side,
-            Order.status.in_(OPEN_STATUS_VALUES),
-            price_ok,
-        )
-        .subquery()
-    )
-    zero = literal(ZERO, ExactDecimal())
-    rows = await session.scalars(
-        select(Order)
-        .join(ranked, ranked.c.id == Order.id)
-        .where(func.coalesce(ranked.c.ahead, zero) < literal(qty, ExactDecimal()))
-        .order_by(*priority)
-    )
-    return list(rows)
-
-
-async def open_orders(session: AsyncSession, account_id: int) -> list[Order]:
-    """Every open order of an account, oldest first, fresh from the database."""
-    rows = await session.scalars(
-        select(Order)
-        .where(Order.account_id == account_id, Order.status.in_(OPEN_STATUS_VALUES))
-        .order_by(Order.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
-
-
-async def open_order_instruments(session: AsyncSession, account_id: int) -> list[int]:
-    """The instruments an account has open orders in, ascending."""
-    rows = await session.scalars(
-        select(Order.instrument_id).where(
-            Order.account_id == account_id, Order.status.in_(OPEN_STATUS_VALUES)
-        )
-    )
-    return sorted(set(rows))
-
-
-async def order_instrument(session: AsyncSession, account_id: int, order_id: int) -> int:
-    """The instrument of one order of ``account_id``; another account's order is not found."""
-    return await _one(
-        session,
-        select(Order.instrument_id).where(Order.id == order_id, Order.account_id == account_id),
-        f"order {order_id} not found",
-    )
-
-
-async def reload_order(session: AsyncSession, order_id: int) -> Order:
-    """An order as the database holds it now (after its instrument was locked)."""
-    order = await session.scalar(
-        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    )
-    assert order is not None  # callers found it a moment ago; orders are never deleted
-    return order
 
 
 async def get_order(session: AsyncSession, account_id: int, order_id: int) -> Order:
