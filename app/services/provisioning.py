@@ -133,9 +133,7 @@ def _missing_qty(current: _Current, symbol: str, lots: int, instrument: Instrume
     return max(ZERO, instrument.lot_size * lots - current.holdings.get(symbol, ZERO))
 
 
-def _pending(
-    current: _Current, wanted: Wanted, instruments: Mapping[str, Instrument]
-) -> list[str]:
+def _pending(current: _Current, wanted: Wanted, instruments: Mapping[str, Instrument]) -> list[str]:
     """What :func:`ensure` does for ``wanted`` from ``current``, one phrase per change."""
     user, account = current.user, current.account
     changes = []
