@@ -362,7 +362,7 @@ def test_smoke_credentials(tmp_path: Path) -> None:
     assert with_secret.smoke_credentials().password == "s3cret-pw"
     staging = load_environment("staging")
     from_variable = DeployContext(staging, {}, local.platform, {"SMOKE_PASSWORD": "var-pass"})
-    assert from_variable.smoke_credentials().password == "var-pass"
+    assert from_variable.smoke_credentials().password == "var-pass"  # pragma: allowlist secret
     short = DeployContext(staging, {}, local.platform, {"SMOKE_PASSWORD": "short"})
     with pytest.raises(CannotRun, match="SMOKE_PASSWORD: must be at least 8 characters"):
         short.smoke_credentials()

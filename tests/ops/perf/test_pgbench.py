@@ -14,13 +14,13 @@ from sqlalchemy.engine import make_url
 
 from ops.backup.database import libpq_target
 from ops.backup.postgres import on_database, scratch_database, tool_env
-from ops.core.exits import CANNOT_RUN, OpsError
+from ops.core.exits import CANNOT_RUN
 from ops.core.processes import available_cpus
 from ops.perf import pgbench
 from ops.perf.pgbench import ReferenceProblem, ReferenceSettings, parse_tps
 from ops.perf.slo import resolve
 from tests.support import needs
-from tests.support.backends import postgres_admin_url
+from tests.support.backends import check_postgres, postgres_admin_url
 
 TINY = ReferenceSettings(seconds=1, clients=2, threads=1, scale=1)
 # pgbench 15.20, `pgbench -n -c 2 -j 1 -T 1 -b tpcb-like`, verbatim.
@@ -57,13 +57,9 @@ tps = 860.592337 (excluding connections establishing)
 @pytest.fixture
 def server() -> str:
     """The test PostgreSQL server; skipped (locally) or failed (CI) when it does not answer."""
-    url = postgres_admin_url()
-    try:
-        on_database(url, lambda connection: connection.fetchval("SELECT 1"))
-    except OpsError as error:
-        needs.missing(f"PostgreSQL unreachable: {error}")
+    check_postgres()
     needs.program("pgbench", "install the PostgreSQL client tools")
-    return url
+    return postgres_admin_url()
 
 
 def exists(server: str, database: str) -> bool:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.backup.postgres import on_database
 from ops.core.console import Console
-from ops.core.exits import CANNOT_RUN, OpsError
+from ops.core.exits import CANNOT_RUN
 from ops.core.processes import available_cpus
 from ops.perf import pgbench
 from ops.perf import run as perf
@@ -18,7 +17,7 @@ from ops.perf.placement import Placement, place
 from ops.perf.slo import SloProblem, resolve
 from ops.perf.target import DATABASE_VARIABLE, Target, remote
 from tests.support import needs
-from tests.support.backends import postgres_admin_url
+from tests.support.backends import check_postgres, postgres_admin_url
 
 BOOK = "GET /v1/market/{symbol}/book"
 LOCAL = Target("http://127.0.0.1:8000", "PostgreSQL and Redis", local=True)
@@ -157,12 +156,9 @@ def test_the_database_reference_is_on_by_default() -> None:
 def test_a_local_postgresql_run_measures_pgbench_on_its_server_first(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server = postgres_admin_url()
-    try:
-        on_database(server, lambda connection: connection.fetchval("SELECT 1"))
-    except OpsError as error:
-        needs.missing(f"PostgreSQL unreachable: {error}")
+    check_postgres()
     needs.program("pgbench", "install the PostgreSQL client tools")
+    server = postgres_admin_url()
     tiny = resolve({"run": {"db_reference_seconds": 1, "db_reference_clients": 2,
                             "db_reference_threads": 1}})  # fmt: skip
     placement = place(available_cpus())

@@ -21,6 +21,7 @@ from ops.users.accounts import (
 )
 
 LOAD_SECRET = "one-load-secret-for-all"  # pragma: allowlist secret
+SHORT = "short"  # pragma: allowlist secret
 
 
 def staging(**users: Any) -> EnvironmentDefinition:
@@ -57,7 +58,8 @@ def test_only_the_kinds_listed_are_provisioned() -> None:
 def test_passwords_come_from_the_secrets_and_load_passwords_are_derived() -> None:
     environment = staging(provision=["smoke", "monitor", "perf"])
     smoke, monitor, first, second = service_users(environment)[:4]
-    secrets = {"SMOKE_PASSWORD": "smoke-secret", "MONITOR_PASSWORD": "monitor-secret",
+    smoke_secret, monitor_secret = "smoke-secret", "monitor-secret"  # pragma: allowlist secret
+    secrets = {"SMOKE_PASSWORD": smoke_secret, "MONITOR_PASSWORD": monitor_secret,
                "PERF_PASSWORD": LOAD_SECRET}  # fmt: skip
     assert password_of(smoke, secrets, environment) == "smoke-secret"
     assert password_of(monitor, secrets, environment) == "monitor-secret"
@@ -74,7 +76,7 @@ def test_passwords_come_from_the_secrets_and_load_passwords_are_derived() -> Non
     [
         ("smoke", {}, "SMOKE_PASSWORD: the smoke user's password is required"),
         ("monitor", {"MONITOR_PASSWORD": ""}, "MONITOR_PASSWORD: the monitor user's password is"),
-        ("perf", {"PERF_PASSWORD": "short"}, "PERF_PASSWORD: must be at least 8 characters"),
+        ("perf", {"PERF_PASSWORD": SHORT}, "PERF_PASSWORD: must be at least 8 characters"),
     ],
 )
 def test_a_missing_or_weak_password_is_named(
