@@ -20,14 +20,20 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from app.services.provisioning import Wanted
 from app.services.seed import DEMO_PASSWORD
 from ops.core.exits import CannotRun
 from ops.environments import EnvironmentDefinition, ServiceUserKind
-from ops.perf.scenarios import SCENARIOS, Account, Role, ScenarioParameters, parameters
 
+if TYPE_CHECKING:
+    from ops.perf.scenarios import Account, ScenarioParameters
+
+# The load generator's modules (locust, gevent, HDR histograms: the perf group) are
+# imported only for load accounts: the deploy's smoke user needs none of them.
+Role = Literal["maker", "taker", "reader"]  # ops.perf.scenarios.Role
 PERF_ROLES: tuple[Role, ...] = ("maker", "taker", "reader")
 MIN_PASSWORD = 8  # the service's rule for a password (app/api/schemas.py)
 
@@ -71,6 +77,8 @@ def smoke_user(environment: EnvironmentDefinition) -> ServiceUser:
 
 def load_accounts(environment: EnvironmentDefinition) -> list[ServiceUser]:
     """The perf step's accounts: per role, as many as the scenario needing most has."""
+    from ops.perf.scenarios import SCENARIOS, parameters
+
     slo = environment.slo()
     every = [parameters(name, slo) for name in SCENARIOS]
     symbols = sorted({symbol for params in every for symbol in params.traded})
@@ -114,6 +122,8 @@ def scenario_accounts(
 ) -> tuple[Account, ...]:
     """The provisioned load accounts a scenario acts as, with their passwords: the first
     of each role, as many as the scenario has (its makers first)."""
+    from ops.perf.scenarios import Account
+
     if "perf" not in environment.users.provision:
         raise CannotRun(f"{environment.name}: [users] provision has no load accounts ('perf')")
     by_role: dict[Role, list[ServiceUser]] = {role: [] for role in PERF_ROLES}

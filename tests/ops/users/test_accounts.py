@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +13,7 @@ from app.services.seed import DEMO_PASSWORD
 from ops.core.exits import CannotRun
 from ops.environments import EnvironmentDefinition, ServiceUsers, load_environment
 from ops.perf.scenarios import SCENARIOS, parameters
+from ops.project import ROOT
 from ops.users.accounts import (
     derived_password,
     gate_users,
@@ -129,3 +132,17 @@ def test_the_users_section_is_validated() -> None:
     assert load_environment("staging").users.provision == ["smoke", "monitor", "perf"]
     assert load_environment("production").users.provision == ["smoke", "monitor"]
     assert load_accounts(staging(provision=["smoke"])), "defined whether provisioned or not"
+
+
+def test_the_tasks_load_without_the_load_generator() -> None:
+    """invoke's sessions install the ops group only: the tasks, the deploy and the users
+    task must not import locust, gevent or the HDR histograms (the perf group)."""
+    probe = (
+        "import sys, tasks, ops.deploy.context, ops.users.operations; "
+        "print(sorted(m for m in ('hdrh', 'locust', 'gevent') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
