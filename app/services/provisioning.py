@@ -25,7 +25,7 @@ from app.services.errors import Conflict, NotFound
 
 ZERO = Decimal(0)
 PROVISION_NOTE = "service account top-up"
-CREATE, SET_PASSWORD, REACTIVATE = "create", "set password", "re-activate"
+CREATE, PASSWORD_SET, REACTIVATE = "create", "set password", "re-activate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ async def ensure(sessions: async_sessionmaker[AsyncSession], wanted: Wanted) -> 
             user, account = await accounts.add_user(
                 session, wanted.email, wanted.password, Role.TRADER
             )
-        elif SET_PASSWORD in changes:
+        elif PASSWORD_SET in changes:
             user.password_hash = hash_password(wanted.password)
         if REACTIVATE in changes:
             user.is_active = True
@@ -141,7 +141,7 @@ def _pending(current: _Current, wanted: Wanted, instruments: Mapping[str, Instru
         changes.append(CREATE)
     else:
         if not verify_password(wanted.password, user.password_hash):
-            changes.append(SET_PASSWORD)
+            changes.append(PASSWORD_SET)
         if not user.is_active:
             changes.append(REACTIVATE)
     cash = account.cash if account else ZERO

@@ -408,18 +408,18 @@ def find_knee(steps: Sequence[Step], slo: Slo) -> Knee:
 
 
 def order_rate(
-    requests: Mapping[str, EndpointFigures], knee: Knee | None, window_seconds: float
+    by_name: Mapping[str, EndpointFigures], knee: Knee | None, window_seconds: float
 ) -> tuple[float | None, str]:
     """The run's order rate and how it was found (or why there is none): a stepped run's
     knee times the share of orders among the workload's requests (the log-ins are no part
     of the offered rate), else the orders judged per second of the window."""
-    orders = requests.get(ORDER_REQUEST)
+    orders = by_name.get(ORDER_REQUEST)
     if orders is None or not orders.count:
         return None, f"no {ORDER_REQUEST} judged"
     if knee is not None:
         if knee.rate is None:
             return None, "no knee: no step kept up"
-        workload = sum(figures.count for name, figures in requests.items() if name != LOGIN)
+        workload = sum(figures.count for name, figures in by_name.items() if name != LOGIN)
         share = orders.count / workload
         return knee.rate * share, f"knee {knee.rate:g} req/s x {share:.1%} {ORDER_REQUEST}"
     if window_seconds <= 0:
