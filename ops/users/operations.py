@@ -18,7 +18,8 @@ says -- status -> plan -> confirm -> apply -> verify.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -65,7 +66,24 @@ def provision(
     wanted = [user.wanted(secrets, environment) for user in users]
     url = _database_url(environment, secrets)
     console.say(f"users {name}: {len(users)} service accounts in {safe_url(url)}")
-    found = with_database(url, lambda db: provisioning.inspect(db.sessions, wanted))
+    with ServiceDatabase(url) as database:
+        return _provision(environment, console, database, users, wanted,
+                          dry_run=dry_run, yes=yes, login=login)  # fmt: skip
+
+
+def _provision(
+    environment: EnvironmentDefinition,
+    console: Console,
+    database: ServiceDatabase,
+    users: Sequence[ServiceUser],
+    wanted: Sequence[provisioning.Wanted],
+    *,
+    dry_run: bool,
+    yes: bool,
+    login: bool,
+) -> dict[str, Any]:
+    name = environment.name
+    found = database.inspect(wanted)
     console.say(_plan_table(users, found))
     entries = [_entry(user, item) for user, item in zip(users, found, strict=True)]
     result: dict[str, Any] = {"environment": name, "dry_run": dry_run, "accounts": entries}
@@ -83,8 +101,8 @@ def provision(
     log = StepLog(console.say, width=STEP_WIDTH)
     try:
         for user, item in pending:
-            log.run("apply", partial(_ensure, url, item), partial(_changed, user.email))
-        log.run("verify", lambda: _verify(environment, url, users, wanted, login=login))
+            log.run("apply", partial(database.ensure, item), partial(_changed, user.email))
+        log.run("verify", lambda: _verify(environment, database, users, wanted, login=login))
     finally:
         result["steps"] = [step.to_dict() for step in log.steps]
         result["result"] = "failed" if log.failed else "succeeded"
@@ -99,27 +117,47 @@ def _database_url(environment: EnvironmentDefinition, secrets: Mapping[str, str]
         raise CannotRun(f"DATABASE_URL: {error}") from None
 
 
-def with_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    """``work`` on the database at ``url`` (engine made and disposed around it); an
+class ServiceDatabase:
+    """The environment's database for one run: one engine on one event loop, opened once
+    and closed at the end (the status, every apply and the verification share them). An
     unreachable database or a refusal of the service is :class:`CannotRun`, one line."""
 
-    async def run() -> T:
-        database = Database(url, pool_size=1)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        with self._translated():
+            self._database = Database(url, pool_size=1)
+        self._runner = asyncio.Runner()
+
+    def run(self, work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+        """``work`` on the database, to its end."""
+        with self._translated():
+            return self._runner.run(work(self._database))
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
         try:
-            return await work(database)
+            yield
+        except ServiceError as error:
+            raise CannotRun(str(error)) from None
+        except (SQLAlchemyError, OSError) as error:
+            raise CannotRun(f"database {safe_url(self.url)}: {one_line(error)}") from None
+
+    def inspect(self, wanted: Sequence[provisioning.Wanted]) -> list[provisioning.Found]:
+        """Where each account stands (:func:`app.services.provisioning.inspect`)."""
+        return self.run(lambda db: provisioning.inspect(db.sessions, wanted))
+
+    def ensure(self, wanted: provisioning.Wanted) -> list[str]:
+        """Make one account so (:func:`app.services.provisioning.ensure`)."""
+        return self.run(lambda db: provisioning.ensure(db.sessions, wanted))
+
+    def __enter__(self) -> ServiceDatabase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            self._runner.run(self._database.dispose())
         finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(run())
-    except ServiceError as error:
-        raise CannotRun(str(error)) from None
-    except (SQLAlchemyError, OSError) as error:
-        raise CannotRun(f"database {safe_url(url)}: {one_line(error)}") from None
-
-
-def _ensure(url: str, wanted: provisioning.Wanted) -> list[str]:
-    return with_database(url, lambda db: provisioning.ensure(db.sessions, wanted))
+            self._runner.close()
 
 
 def _changed(email: str, changes: list[str]) -> str:
@@ -128,14 +166,14 @@ def _changed(email: str, changes: list[str]) -> str:
 
 def _verify(
     environment: EnvironmentDefinition,
-    url: str,
+    database: ServiceDatabase,
     users: Sequence[ServiceUser],
     wanted: Sequence[provisioning.Wanted],
     *,
     login: bool,
 ) -> str:
     """Nothing is left to do, and (``login``) the gate users log in at the public URL."""
-    found = with_database(url, lambda db: provisioning.inspect(db.sessions, wanted))
+    found = database.inspect(wanted)
     left = [f"{item.email}: {'; '.join(item.pending)}" for item in found if item.pending]
     if left:
         raise CheckFailed(f"still to do after the apply: {left[0]}")
