@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ops.deploy import lock
@@ -51,10 +52,11 @@ class DeployContext:
         """The deploy lock file of the environment (platforms without a shared one)."""
         return self.environment.state_dir / lock.FILE_NAME
 
-    @property
+    @cached_property
     def durable(self) -> Storage | None:
         """The environment's backup storage on a remote platform, whose state directory is
-        a throwaway runner's (what keeps its history, and its lock off Kubernetes)."""
+        a throwaway runner's (what keeps its history, and its lock off Kubernetes); opened
+        once per context."""
         if self.environment.platform == "local":
             return None
         return open_storage(self.environment, self.env)
