@@ -20,7 +20,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -181,6 +194,21 @@ UPDATE_ACCOUNTS = _by_id(accounts, "cash", "reserved_cash")
 UPDATE_POSITIONS = _by_id(
     positions, "qty", "reserved_qty", "avg_price", "realized_pnl", "updated_at"
 )
+
+
+RESULT_PREFIX = "o_"
+PLACE_IN_DATABASE = text(
+    "SELECT * FROM place_order(:account_id, :symbol, :side, :order_type, :time_in_force,"
+    " :qty, :limit_price, :client_order_id, :request_hash, :collar, :now)"
+).columns(
+    *(column(RESULT_PREFIX + c.name, c.type) for c in orders.c),
+    column(RESULT_PREFIX + "replayed", Boolean()),
+    column(RESULT_PREFIX + "fills", Integer()),
+)
+"""The whole order path in one round trip on PostgreSQL: the ``place_order`` function
+(migration 0003) answers with the order as stored, whether it was a replay, and how many
+fills it made -- or no row for an unknown symbol. Its columns are typed as the orders
+table's, so the values come back as the Python path's do."""
 
 
 # -- cancelling --------------------------------------------------------------------------

@@ -1,33 +1,39 @@
 """Placing an order: idempotency, risk, matching and settlement in one transaction.
 
-:func:`place_order` is the story of one order. It locks the instrument (the
-symbol's book) and, in the same round trip, answers a replayed
-``client_order_id`` with the stored order; reads the resting orders it would
-cross, locks the accounts of every party and reads their positions (the locking
-order is documented in :mod:`app.services.queries`), checks pre-trade risk
-(:mod:`app.domain.risk`), matches (:mod:`app.domain.matching`), settles
-(:mod:`app.domain.settlement`) and writes the result
-(:mod:`app.services.settlement_writes`). Cancelling lives in
-:mod:`app.services.cancels`.
+:func:`place_order` is the story of one order, and it has two implementations that a
+differential test (``tests/integration/test_order_paths_agree.py``) holds to the same
+rows:
 
-The path is SQLAlchemy Core, not the ORM unit of work: the statements are built
-once (:mod:`app.services.order_statements`) and rows travel as plain values. It
-runs at most :data:`MAX_PLACE_STATEMENTS` SQL statements however many resting
-orders it trades against: rows are read with one query per table and written with
-one executemany per table, and only rows whose values change are written.
+- **On PostgreSQL, in the database**: one statement, ``SELECT * FROM place_order(...)``
+  (the PL/pgSQL function of migration 0003), run in autocommit -- its own transaction,
+  one round trip instead of ten to thirteen. Python's part is the request's
+  fingerprint, the answer for a replay, and the errors.
+- **In Python** (the reference, and the only path on SQLite): lock the instrument
+  (the symbol's book) and, in the same round trip, answer a replayed
+  ``client_order_id`` with the stored order; read the resting orders it would cross,
+  lock the accounts of every party and read their positions (the locking order is
+  documented in :mod:`app.services.queries`), check pre-trade risk
+  (:mod:`app.domain.risk`), match (:mod:`app.domain.matching`), settle
+  (:mod:`app.domain.settlement`) and write the result
+  (:mod:`app.services.settlement_writes`). It is SQLAlchemy Core, statements built once
+  (:mod:`app.services.order_statements`), and runs at most :data:`MAX_PLACE_STATEMENTS`
+  statements however many resting orders it trades against.
+
+Both take the same locks in the same order and write the same rows, so they can serve
+side by side. Cancelling lives in :mod:`app.services.cancels`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.db.models import Fill, Order, utcnow
+from app.db.models import Order, utcnow
 from app.domain import risk
 from app.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from app.domain.matching import IncomingOrder, RestingOrder, match
@@ -46,7 +52,9 @@ positions."""
 MAX_PLACE_STATEMENTS = TRADE_STATEMENTS + 2
 """Upper bound of SQL statements for one order, whatever it trades against: a party's
 first order in the instrument also creates its position and locks the parties again."""
-ORDER_FIELDS = tuple(column.name for column in sql.orders.c if column.name != "id")
+ORDER_COLUMNS = tuple(column.name for column in sql.orders.c)
+ORDER_FIELDS = tuple(name for name in ORDER_COLUMNS if name != "id")
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +84,11 @@ class OrderRequest:
 
 @dataclass(slots=True)
 class PlaceResult:
-    """The order as stored, whether it was a replay, and the fills it produced."""
+    """The order as stored, whether it was a replay, and how many fills it produced."""
 
     order: Order
     replayed: bool = False
-    fills: list[Fill] = field(default_factory=list)
+    fill_count: int = 0
 
 
 async def place_order(
@@ -89,14 +97,21 @@ async def place_order(
     request: OrderRequest,
     *,
     collar: Decimal,
+    in_database: bool | None = None,
 ) -> PlaceResult:
     """Place an order: idempotency, risk, matching and settlement in one transaction.
 
     A replay of the same ``client_order_id`` and payload returns the stored order;
     another payload raises :class:`IdempotencyConflict`. Orders failing a risk
-    check are stored with status ``rejected`` and the reason.
+    check are stored with status ``rejected`` and the reason. ``in_database`` picks
+    the implementation: by default the database function on PostgreSQL and Python
+    elsewhere; ``False`` forces the Python reference.
     """
+    if in_database is None:
+        in_database = sessions.kw["bind"].dialect.name == "postgresql"
     try:
+        if in_database:
+            return await _place_in_database(sessions, account_id, request, collar)
         async with sessions() as session, session.begin():
             return await _place(session, account_id, request, collar)
     except IntegrityError:
@@ -109,6 +124,39 @@ async def place_order(
         if existing is None:
             raise
         return _replay(existing, request)
+
+
+async def _place_in_database(
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+    request: OrderRequest,
+    collar: Decimal,
+) -> PlaceResult:
+    values = {
+        "account_id": account_id,
+        "symbol": request.symbol,
+        "side": request.side.value,
+        "order_type": request.order_type.value,
+        "time_in_force": request.time_in_force.value,
+        "qty": request.qty,
+        "limit_price": request.limit_price,
+        "client_order_id": request.client_order_id,
+        "request_hash": request.fingerprint(),
+        "collar": collar,
+        "now": utcnow(),
+    }
+    async with sessions() as session:
+        # Autocommit: the function's statement is its own transaction, so no BEGIN
+        # and COMMIT round trips; it commits before the row comes back.
+        connection = await session.connection(execution_options=AUTOCOMMIT)
+        row = (await connection.execute(sql.PLACE_IN_DATABASE, values)).first()
+    if row is None:
+        raise NotFound(f"unknown symbol {request.symbol!r}")
+    found = row._mapping
+    order = Order(**{name: found[sql.RESULT_PREFIX + name] for name in ORDER_COLUMNS})
+    if found[sql.RESULT_PREFIX + "replayed"]:
+        return _replay(order, request)
+    return PlaceResult(order, fill_count=found[sql.RESULT_PREFIX + "fills"])
 
 
 async def _place(
@@ -147,7 +195,7 @@ async def _place(
     _take_state(order, settled.taker)
     await _insert(connection, order)
     fills = await write_settlement(connection, book.symbol, order, result, settled, parties)
-    return PlaceResult(order, fills=fills)
+    return PlaceResult(order, fill_count=len(fills))
 
 
 def _replay(existing: Order, request: OrderRequest) -> PlaceResult:

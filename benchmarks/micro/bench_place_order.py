@@ -58,4 +58,4 @@ def trader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trader]:
 def test_place_order_sqlite(benchmark: Benchmark, trader: Trader) -> None:
     placed = benchmark(trader.place)
     assert placed.order.status is OrderStatus.NEW
-    assert not placed.fills
+    assert not placed.fill_count

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import CANNOT_RUN, CHECK_FAILED, DONE
+from app.db.migrate import head_revision
 from ops.core import exits
 from ops.core.commands import Completed
 from ops.live.server import app_cli
@@ -27,7 +28,7 @@ def test_migrate_seed_and_check(tmp_path: Path) -> None:
 
     migrated = run_app("migrate", env=env, cwd=tmp_path)
     assert migrated.code == DONE, migrated.stderr
-    assert "at revision 0002" in migrated.stdout
+    assert f"at revision {head_revision()}" in migrated.stdout
     assert run_app("migrate", "--check", env=env, cwd=tmp_path).code == DONE
 
     first = run_app("seed", "--json", env=env, cwd=tmp_path)

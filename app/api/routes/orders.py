@@ -90,9 +90,9 @@ async def place_order(
         if order.status is OrderStatus.REJECTED:
             reason = (order.reject_reason or "unknown").split(":", 1)[0]
             metrics.ORDERS_REJECTED.labels(reason).inc()
-        if result.fills:
-            metrics.FILLS.labels(body.symbol).inc(len(result.fills))
-        if result.fills or order.status.is_open:  # else the book is as it was
+        if result.fill_count:
+            metrics.FILLS.labels(body.symbol).inc(result.fill_count)
+        if result.fill_count or order.status.is_open:  # else the book is as it was
             await _invalidate_book(runtime, body.symbol)
     return order_out(order, await symbol_of(runtime, session, order.instrument_id))
 

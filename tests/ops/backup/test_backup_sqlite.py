@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.db.migrate import head_revision
 from ops.backup import create, operations, prune, restore, sqlite
 from ops.backup.catalog import complete, resolve, scan
 from ops.backup.crypto import KeyProblem
@@ -46,7 +47,7 @@ def test_round_trip(seeded: Workspace, storage_kind: str, tmp_path: Path) -> Non
     manifest = create.run(context, "db")
     assert manifest.database is not None
     assert manifest.database.row_counts["orders"] == 300
-    assert manifest.database.migration_revision == "0002"
+    assert manifest.database.migration_revision == head_revision()
     assert manifest.database.newest_data_at is not None
     assert manifest.objects[0].encrypted is (storage_kind == "s3")
     entry = resolve(scan(context.storage, "demo", "db"), "latest", "demo", "db")
@@ -215,7 +216,8 @@ def test_row_count_differences_are_named(seeded: Workspace) -> None:
         check_against_manifest(changed.database, facts, "restored")
     other = manifest.database.model_copy(update={"migration_revision": "0001"})
     with pytest.raises(
-        BackupCheckFailed, match="restored migration revision 0002 differs from the manifest's 0001"
+        BackupCheckFailed,
+        match=f"restored migration revision {head_revision()} differs from the manifest's 0001",
     ):
         check_against_manifest(other, facts, "restored")
 
