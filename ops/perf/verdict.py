@@ -171,11 +171,18 @@ class Knee:
     p99_limit_ms: float
     min_achieved_ratio: float
     steps: list[dict[str, Any]]
+    at_top: bool = False
+    """The run's last step kept up too: the knee is at least ``rate``, not found."""
 
     def line(self) -> str:
         """One line for people."""
         if self.rate is None:
             return f"no step kept up (p99 <= {self.p99_limit_ms:g} ms at the offered rate)"
+        if self.at_top:
+            return (
+                f"knee at least {self.rate:g} requests/s (p99 <= {self.p99_limit_ms:g} ms): "
+                "the run's last step kept up, a longer --duration steps further"
+            )
         return f"knee at {self.rate:g} requests/s (p99 <= {self.p99_limit_ms:g} ms)"
 
 
@@ -404,7 +411,8 @@ def find_knee(steps: Sequence[Step], slo: Slo) -> Knee:
         kept_up = ratio >= floor and step.p99_ms <= limit
         rows.append({**asdict(step), "achieved_ratio": round(ratio, 4), "kept_up": kept_up})
     rates = [row["offered_rate"] for row in rows if row["kept_up"]]
-    return Knee(max(rates) if rates else None, limit, floor, rows)
+    at_top = bool(rows) and rows[-1]["kept_up"]
+    return Knee(max(rates) if rates else None, limit, floor, rows, at_top)
 
 
 def order_rate(

@@ -185,7 +185,7 @@ def test_a_latency_past_the_last_bucket_is_shown_as_such_in_the_reports() -> Non
     assert (row["server_p99"], row["server_p99_le_ms"]) == ("> 5 ms", None)
     page = markdown(verdict)
     assert "| `GET /v1/fills` | 100 | 100 | > 5 ms | > 5 ms | 480.3 |" in page
-    assert "### Knee\n\nknee at 20 requests/s (p99 <= 250 ms)\n" in page
+    assert "### Knee\n\nknee at least 20 requests/s (p99 <= 250 ms): the run's last step" in page
     assert page.endswith("### Notes\n\n- no baseline: first run\n")
 
 

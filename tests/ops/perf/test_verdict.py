@@ -194,6 +194,11 @@ def test_the_knee_is_the_highest_rate_the_server_kept_up_with() -> None:
     assert (knee.rate, knee.p99_limit_ms) == (40, 250)
     assert [step["kept_up"] for step in knee.steps] == [True, True, False, False]
     assert knee.line() == "knee at 40 requests/s (p99 <= 250 ms)"
+    assert not knee.at_top
+    topped = verdict_of(request(ORDERS), steps=steps[:2]).knee
+    assert topped is not None
+    assert (topped.rate, topped.at_top) == (40, True)
+    assert topped.line().startswith("knee at least 40 requests/s (p99 <= 250 ms): the run's last")
     none_kept_up = verdict_of(request(ORDERS), steps=steps[2:]).knee
     assert none_kept_up is not None
     assert none_kept_up.rate is None
