@@ -197,8 +197,9 @@ UPDATE_POSITIONS = _by_id(
 
 
 RESULT_PREFIX = "o_"
+INACTIVE_USER_SQLSTATE = "28000"
 PLACE_IN_DATABASE = text(
-    "SELECT * FROM place_order(:account_id, :symbol, :side, :order_type, :time_in_force,"
+    "SELECT * FROM place_order(:user_id, :account_id, :symbol, :side, :order_type, :time_in_force,"
     " :qty, :limit_price, :client_order_id, :request_hash, :collar, :now)"
 ).columns(
     *(column(RESULT_PREFIX + c.name, c.type) for c in orders.c),
@@ -206,9 +207,10 @@ PLACE_IN_DATABASE = text(
     column(RESULT_PREFIX + "fills", Integer()),
 )
 """The whole order path in one round trip on PostgreSQL: the ``place_order`` function
-(migration 0003) answers with the order as stored, whether it was a replay, and how many
-fills it made -- or no row for an unknown symbol. Its columns are typed as the orders
-table's, so the values come back as the Python path's do."""
+(migration 0003), given the account or the user (then checked to be active: SQLSTATE
+:data:`INACTIVE_USER_SQLSTATE` if not), answers with the order as stored, whether it
+was a replay, and how many fills it made -- or no row for an unknown symbol. Its columns
+are typed as the orders table's, so the values come back as the Python path's do."""
 
 
 # -- cancelling --------------------------------------------------------------------------

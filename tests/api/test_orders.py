@@ -7,9 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select, update
 
 from app.db.engine import Database
+from app.db.models import Order, User
+from app.domain.enums import OrderType, Side
+from app.services.errors import AuthenticationFailed
 from app.services.invariants import check_invariants
+from app.services.orders import OrderRequest, place_order_for_user
 from tests.api.conftest import Trading
 from tests.support.app import Party
 
@@ -320,3 +325,28 @@ async def test_invalid_orders_are_422(
 async def test_unknown_symbol_is_404(trading: Trading, alice: Party) -> None:
     body = await trading.order(alice, expect=404, symbol="NOPE", limit_price="1")
     assert "unknown symbol" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("in_database", [False, None], ids=["python", "default"])
+async def test_a_deactivated_users_token_places_nothing(
+    client: httpx.AsyncClient, alice: Party, database: Database, in_database: bool | None
+) -> None:
+    """The order route reads no user before placing: the service checks, in the order's
+    own transaction, that the token's user is still active (the database function on
+    PostgreSQL, the Python path otherwise)."""
+    async with database.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.id == alice.user_id).values(is_active=False))
+    order = {"symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", "limit_price": "150"}
+    refused = await client.post("/v1/orders", json=order, headers=alice.headers)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["message"] == "token is invalid"
+    request = OrderRequest("AAPL", Side.BUY, OrderType.LIMIT, D(1), D(150))
+    with pytest.raises(AuthenticationFailed, match=r"^token is invalid$"):
+        await place_order_for_user(
+            database.sessions, alice.user_id, request, collar=D("0.05"), in_database=in_database
+        )
+    with pytest.raises(AuthenticationFailed):
+        await place_order_for_user(database.sessions, 10**9, request, collar=D("0.05"))
+    async with database.read_sessions() as session:
+        placed = select(func.count()).where(Order.account_id == alice.account_id)
+        assert await session.scalar(placed) == 0

@@ -11,6 +11,7 @@ from app.api.convert import order_out, orders_out, symbol_of
 from app.api.deps import (
     DEFAULT_PAGE_SIZE,
     CallerDep,
+    CallerUserIdDep,
     Cursor,
     PageLimit,
     ReadSessionDep,
@@ -58,7 +59,7 @@ async def _invalidate_book(runtime: Runtime, symbol: str) -> None:
 async def place_order(
     body: OrderIn,
     response: Response,
-    caller: CallerDep,
+    user_id: CallerUserIdDep,
     runtime: RuntimeDep,
     sessions: SessionsDep,
     session: ReadSessionDep,
@@ -78,8 +79,9 @@ async def place_order(
         time_in_force=body.time_in_force,
         client_order_id=body.client_order_id,
     )
-    result = await order_service.place_order(
-        sessions, caller.account.id, request, collar=runtime.settings.market_order_collar
+    # Who the caller is gets checked in the order's own transaction (one round trip).
+    result = await order_service.place_order_for_user(
+        sessions, user_id, request, collar=runtime.settings.market_order_collar
     )
     order = result.order
     if result.replayed:

@@ -5,8 +5,9 @@ Revises: 0002
 Create Date: 2026-12-02
 
 ``place_order(...)`` does inside the server what the Python path of
-:mod:`app.services.orders` does over ten to thirteen round trips: lock the
-instrument, answer a replayed ``client_order_id``, read the crossing makers, lock the
+:mod:`app.services.orders` does over seven to thirteen round trips: find the caller's
+account (given a user id: only if the user is active), lock the instrument, answer a
+replayed ``client_order_id``, read the crossing makers, lock the
 parties (ascending account id) and their positions, check pre-trade risk, match in
 price-time priority, settle, and write only the rows that change. The Python path
 stays the reference (and the only path on SQLite); a differential test
@@ -61,7 +62,8 @@ END $$
 
 PLACE_ORDER = """
 CREATE FUNCTION place_order(
-  p_account_id bigint, p_symbol varchar, p_side varchar, p_type varchar, p_tif varchar,
+  p_user_id bigint, p_account_id bigint, p_symbol varchar, p_side varchar, p_type varchar,
+  p_tif varchar,
   p_qty numeric, p_limit_price numeric, p_client_order_id varchar, p_request_hash varchar,
   p_collar numeric, p_now timestamptz)
 RETURNS TABLE (
@@ -97,6 +99,15 @@ DECLARE
   maker_status varchar[] := '{}';
   exec_maker integer[] := '{}'; exec_price numeric[] := '{}'; exec_qty numeric[] := '{}';
 BEGIN
+  -- By user (a bearer token's subject): their account, if the user is active -- checked
+  -- in the order's own transaction; SQLSTATE 28000 is the service's 401.
+  IF p_user_id IS NOT NULL THEN
+    SELECT a.id INTO p_account_id FROM users u JOIN accounts a ON a.user_id = u.id
+      WHERE u.id = p_user_id AND u.is_active;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'token is invalid' USING ERRCODE = 'invalid_authorization_specification';
+    END IF;
+  END IF;
   -- order_statements.LOCK_BOOK: the symbol's book, then the idempotency lookup
   SELECT * INTO b FROM instruments WHERE symbol = p_symbol FOR UPDATE;
   IF NOT FOUND THEN
@@ -352,8 +363,8 @@ END $$
 
 FUNCTIONS = (ROUND_HALF_EVEN, NOTIONAL, PLACE_ORDER)
 DROPS = (
-    "DROP FUNCTION IF EXISTS place_order(bigint, varchar, varchar, varchar, varchar, numeric,"
-    " numeric, varchar, varchar, numeric, timestamptz)",
+    "DROP FUNCTION IF EXISTS place_order(bigint, bigint, varchar, varchar, varchar, varchar,"
+    " numeric, numeric, varchar, varchar, numeric, timestamptz)",
     "DROP FUNCTION IF EXISTS trading_notional(numeric, numeric)",
     "DROP FUNCTION IF EXISTS trading_round8(numeric)",
 )
