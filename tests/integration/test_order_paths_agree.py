@@ -355,25 +355,21 @@ class Scenario:
         )
 
     async def _off_tick(self) -> Operation:
-        symbol, side = self._symbol(), self._side()
-        return self._place(
-            self._account(),
-            symbol=symbol,
-            side=side,
-            order_type=OrderType.LIMIT,
-            qty=Decimal(self.rng.randint(1, 20)),
-            limit_price=self._price(symbol, side) + Decimal("0.005"),
-        )
+        return self._off_grid(qty_extra=Decimal(0), price_extra=Decimal("0.005"))
 
     async def _off_lot(self) -> Operation:
+        return self._off_grid(qty_extra=Decimal("0.5"), price_extra=Decimal(0))
+
+    def _off_grid(self, qty_extra: Decimal, price_extra: Decimal) -> Operation:
+        """A limit order off the lot or the tick grid: rejected on both paths."""
         symbol, side = self._symbol(), self._side()
         return self._place(
             self._account(),
             symbol=symbol,
             side=side,
             order_type=OrderType.LIMIT,
-            qty=Decimal(self.rng.randint(1, 20)) + Decimal("0.5"),
-            limit_price=self._price(symbol, side),
+            qty=Decimal(self.rng.randint(1, 20)) + qty_extra,
+            limit_price=self._price(symbol, side) + price_extra,
         )
 
     async def _too_large(self) -> Operation:

@@ -117,10 +117,7 @@ BEGIN
     SELECT * INTO o FROM orders
       WHERE account_id = p_account_id AND client_order_id = p_client_order_id;
     IF FOUND THEN
-      RETURN QUERY SELECT o.id, o.account_id, o.instrument_id, o.client_order_id,
-        o.request_hash, o.side, o.order_type, o.time_in_force, o.qty, o.limit_price,
-        o.filled_qty, o.filled_notional, o.reserved_cash, o.status, o.reject_reason,
-        o.created_at, o.updated_at, true, 0;
+      RETURN QUERY SELECT (o).*, true, 0;
       RETURN;
     END IF;
   END IF;
@@ -215,18 +212,9 @@ BEGIN
   IF v_reject IS NOT NULL THEN
     o.status := 'rejected';
     o.reject_reason := left(v_reject, 200);
-    INSERT INTO orders (account_id, instrument_id, client_order_id, request_hash, side,
-      order_type, time_in_force, qty, limit_price, filled_qty, filled_notional,
-      reserved_cash, status, reject_reason, created_at, updated_at)
-    VALUES (o.account_id, o.instrument_id, o.client_order_id, o.request_hash, o.side,
-      o.order_type, o.time_in_force, o.qty, o.limit_price, o.filled_qty,
-      o.filled_notional, o.reserved_cash, o.status, o.reject_reason, o.created_at,
-      o.updated_at)
-    RETURNING id INTO o.id;
-    RETURN QUERY SELECT o.id, o.account_id, o.instrument_id, o.client_order_id,
-      o.request_hash, o.side, o.order_type, o.time_in_force, o.qty, o.limit_price,
-      o.filled_qty, o.filled_notional, o.reserved_cash, o.status, o.reject_reason,
-      o.created_at, o.updated_at, false, 0;
+    o.id := nextval('orders_id_seq');
+    INSERT INTO orders SELECT (o).*;
+    RETURN QUERY SELECT (o).*, false, 0;
     RETURN;
   END IF;
 
@@ -270,13 +258,8 @@ BEGIN
   ELSIF o.status IN ('new', 'partially_filled') THEN
     a_rqty[t] := a_rqty[t] + v_remaining;
   END IF;
-  INSERT INTO orders (account_id, instrument_id, client_order_id, request_hash, side,
-    order_type, time_in_force, qty, limit_price, filled_qty, filled_notional,
-    reserved_cash, status, reject_reason, created_at, updated_at)
-  VALUES (o.account_id, o.instrument_id, o.client_order_id, o.request_hash, o.side,
-    o.order_type, o.time_in_force, o.qty, o.limit_price, o.filled_qty, o.filled_notional,
-    o.reserved_cash, o.status, o.reject_reason, o.created_at, o.updated_at)
-  RETURNING id INTO o.id;
+  o.id := nextval('orders_id_seq');
+  INSERT INTO orders SELECT (o).*;
 
   FOR i IN 1 .. coalesce(cardinality(exec_qty), 0) LOOP
     m := makers[exec_maker[i]];
@@ -354,10 +337,7 @@ BEGIN
          AS x(id, q, rq, a, p, q0, rq0, a0, p0)
     WHERE u.id = x.id AND (x.q <> x.q0 OR x.rq <> x.rq0 OR x.a <> x.a0 OR x.p <> x.p0);
 
-  RETURN QUERY SELECT o.id, o.account_id, o.instrument_id, o.client_order_id,
-    o.request_hash, o.side, o.order_type, o.time_in_force, o.qty, o.limit_price,
-    o.filled_qty, o.filled_notional, o.reserved_cash, o.status, o.reject_reason,
-    o.created_at, o.updated_at, false, v_fills;
+  RETURN QUERY SELECT (o).*, false, v_fills;
 END $$
 """
 
