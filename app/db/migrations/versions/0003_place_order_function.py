@@ -98,6 +98,7 @@ DECLARE
   maker_notional numeric[] := '{}'; maker_reserved numeric[] := '{}';
   maker_status varchar[] := '{}';
   exec_maker integer[] := '{}'; exec_price numeric[] := '{}'; exec_qty numeric[] := '{}';
+  exec_amount numeric[] := '{}';
 BEGIN
   -- By user (a bearer token's subject): their account, if the user is active -- checked
   -- in the order's own transaction; SQLSTATE 28000 is the service's 401.
@@ -224,17 +225,17 @@ BEGIN
                         FROM unnest(makers) mm) < p_qty THEN
     makers := '{}';
   END IF;
-  IF p_tif <> 'FOK' OR cardinality(makers) > 0 THEN
-    FOR i IN 1 .. coalesce(cardinality(makers), 0) LOOP
-      EXIT WHEN v_remaining <= 0;
-      m := makers[i];
-      v_exec := least(v_remaining, m.qty - m.filled_qty);
-      CONTINUE WHEN v_exec <= 0;
-      exec_maker := exec_maker || i; exec_price := exec_price || m.limit_price;
-      exec_qty := exec_qty || v_exec;
-      v_remaining := v_remaining - v_exec;
-    END LOOP;
-  END IF;
+  FOR i IN 1 .. cardinality(makers) LOOP
+    EXIT WHEN v_remaining <= 0;
+    m := makers[i];
+    v_exec := least(v_remaining, m.qty - m.filled_qty);
+    CONTINUE WHEN v_exec <= 0;
+    v_amount := trading_notional(m.limit_price, v_exec);
+    exec_maker := exec_maker || i; exec_price := exec_price || m.limit_price;
+    exec_qty := exec_qty || v_exec; exec_amount := exec_amount || v_amount;
+    o.filled_notional := o.filled_notional + v_amount;
+    v_remaining := v_remaining - v_exec;
+  END LOOP;
   o.filled_qty := p_qty - v_remaining;
   IF v_remaining = 0 THEN
     o.status := 'filled';
@@ -247,9 +248,6 @@ BEGIN
   END IF;
 
   -- app.domain.settlement.settle: the taker, then each execution in turn
-  FOR i IN 1 .. coalesce(cardinality(exec_qty), 0) LOOP
-    o.filled_notional := o.filled_notional + trading_notional(exec_price[i], exec_qty[i]);
-  END LOOP;
   IF p_side = 'buy' THEN
     IF o.status IN ('new', 'partially_filled') THEN
       o.reserved_cash := trading_notional(v_bound, v_remaining);
@@ -261,12 +259,12 @@ BEGIN
   o.id := nextval('orders_id_seq');
   INSERT INTO orders SELECT (o).*;
 
-  FOR i IN 1 .. coalesce(cardinality(exec_qty), 0) LOOP
+  FOR i IN 1 .. cardinality(exec_qty) LOOP
     m := makers[exec_maker[i]];
     mk := array_position(ids, m.account_id);
     IF p_side = 'buy' THEN buyer := t; seller := mk; ELSE buyer := mk; seller := t; END IF;
     -- _Parties.trade
-    v_amount := trading_notional(exec_price[i], exec_qty[i]);
+    v_amount := exec_amount[i];
     a_cash[buyer] := a_cash[buyer] - v_amount;
     a_cash[seller] := a_cash[seller] + v_amount;
     IF a_qty[buyer] + exec_qty[i] = 0 THEN
@@ -292,7 +290,7 @@ BEGIN
     END IF;
     maker_ids := maker_ids || m.id; maker_filled := maker_filled || m_filled;
     maker_notional := maker_notional
-                      || (m.filled_notional + trading_notional(exec_price[i], exec_qty[i]));
+                      || (m.filled_notional + v_amount);
     maker_reserved := maker_reserved || m_reserved;
     maker_status := maker_status
                     || (CASE WHEN m_left = 0 THEN 'filled' ELSE 'partially_filled' END)::varchar;
