@@ -15,27 +15,26 @@ reads them as committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Integer,
     Table,
     and_,
     bindparam,
-    column,
     func,
     insert,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator
 
 from app.db.models import (
     OPEN_STATUS_VALUES,
@@ -197,20 +196,46 @@ UPDATE_POSITIONS = _by_id(
 
 
 RESULT_PREFIX = "o_"
-INACTIVE_USER_SQLSTATE = "28000"
-PLACE_IN_DATABASE = text(
-    "SELECT * FROM place_order(:user_id, :account_id, :symbol, :side, :order_type, :time_in_force,"
-    " :qty, :limit_price, :client_order_id, :request_hash, :collar, :now)"
-).columns(
-    *(column(RESULT_PREFIX + c.name, c.type) for c in orders.c),
-    column(RESULT_PREFIX + "replayed", Boolean()),
-    column(RESULT_PREFIX + "fills", Integer()),
+PLACE_IN_DATABASE = "SELECT * FROM place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+"""The whole order path in one round trip on PostgreSQL, sent on the driver's (asyncpg's)
+connection: the ``place_order`` function (migration 0003), given the user (then checked
+to be active: SQLSTATE 28000 if not) or the account, the
+request's fields in the function's order, the collar and the time; it answers with the
+order as stored (columns :data:`RESULT_PREFIX` + name), whether it was a replay
+(``o_replayed``) and how many fills it made (``o_fills``) -- or no row for an unknown
+symbol. :func:`order_from_result` turns that row into an :class:`~app.db.models.Order`."""
+
+
+def _result_converter(column_type: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """How a value of ``column_type`` comes back from the driver into Python, as the ORM
+    would load it (enum members, exact decimals, UTC datetimes), or None: as it is."""
+    if isinstance(column_type, TypeDecorator):
+        return partial(column_type.process_result_value, dialect=dialect)
+    enum_class: Callable[[Any], Any] | None = getattr(column_type, "enum_class", None)
+    if enum_class is None:
+        return None
+    members = enum_class
+
+    def member(value: Any) -> Any:
+        return None if value is None else members(value)
+
+    return member
+
+
+_POSTGRESQL: Dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+_ORDER_CONVERTERS = tuple(
+    (column.name, RESULT_PREFIX + column.name, _result_converter(column.type, _POSTGRESQL))
+    for column in orders.c
 )
-"""The whole order path in one round trip on PostgreSQL: the ``place_order`` function
-(migration 0003), given the account or the user (then checked to be active: SQLSTATE
-:data:`INACTIVE_USER_SQLSTATE` if not), answers with the order as stored, whether it
-was a replay, and how many fills it made -- or no row for an unknown symbol. Its columns
-are typed as the orders table's, so the values come back as the Python path's do."""
+
+
+def order_from_result(found: Mapping[str, Any]) -> Order:
+    """The order of a :data:`PLACE_IN_DATABASE` row, typed as the ORM loads it."""
+    values = {}
+    for name, key, convert in _ORDER_CONVERTERS:
+        value = found[key]
+        values[name] = value if convert is None else convert(value)
+    return Order(**values)
 
 
 # -- cancelling --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Placing an order runs a bounded number of SQL statements, however much it trades.
 
 On PostgreSQL the service places an order with one statement and no transaction
-control: ``SELECT * FROM place_order(...)`` in autocommit (migration 0003). The Python
+control: ``SELECT * FROM place_order(...)`` sent on the driver's connection outside a
+transaction block (migration 0003), counted here at the driver. The Python
 reference path, the only one on SQLite, is bounded as follows (the tests below force it
 on both backends). An order that trades runs
 :data:`app.services.orders.TRADE_STATEMENTS` (10): lock the
@@ -53,6 +54,33 @@ def counting(database: Database) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(target, "before_cursor_execute", record)
+
+
+@contextmanager
+def counting_at_the_driver(database: Database) -> Iterator[list[str]]:
+    """Every query sent by asyncpg's own calls on a connection checked out meanwhile:
+    the service's direct calls and SQLAlchemy's BEGIN and COMMIT (SQLAlchemy's prepared
+    statements are not logged there; :func:`counting` sees those)."""
+    queries: list[str] = []
+    logged: list[Any] = []
+
+    def log(record: Any) -> None:
+        queries.append(" ".join(record.query.split()))
+
+    def checked_out(_dbapi_connection: Any, entry: Any, _proxy: Any) -> None:
+        driver = entry.driver_connection
+        if driver not in logged:
+            driver.add_query_logger(log)
+            logged.append(driver)
+
+    target = database.engine.sync_engine
+    event.listen(target, "checkout", checked_out)
+    try:
+        yield queries
+    finally:
+        event.remove(target, "checkout", checked_out)
+        for driver in logged:
+            driver.remove_query_logger(log)
 
 
 def limit(side: Side, qty: str, price: str, client_order_id: str | None = None) -> OrderRequest:
@@ -162,10 +190,25 @@ async def test_on_postgresql_an_order_is_one_statement_and_no_transaction_contro
         await start(self)
 
     monkeypatch.setattr(adapter, "_start_transaction", counted_start)
-    with counting(database) as statements:
+    with counting(database) as through_sqlalchemy, counting_at_the_driver(database) as sent:
         result = await place_order(
             database.sessions, alice.account_id, limit(Side.BUY, "25", "300"), collar=COLLAR
         )
     assert result.fill_count == makers
-    assert statements == ["SELECT"], "SELECT * FROM place_order(...), nothing else"
-    assert began == [], "autocommit: no BEGIN and COMMIT round trips"
+    assert len(sent) == 1 and sent[0].startswith("SELECT * FROM place_order("), sent
+    assert through_sqlalchemy == [], "nothing but the function's call"
+    assert began == [], "no BEGIN and COMMIT round trips"
+
+
+async def test_the_driver_count_sees_what_sqlalchemy_sends(
+    database: Database, alice: Party
+) -> None:
+    """The counts above can fail: the Python path's transaction control shows at the
+    driver, and its statements through SQLAlchemy."""
+    if database.dialect != "postgresql":
+        pytest.skip("counted at asyncpg's connection")
+    await place(database, alice, limit(Side.BUY, "1", "150"))  # a pooled connection exists
+    with counting(database) as through_sqlalchemy, counting_at_the_driver(database) as sent:
+        await place(database, alice, limit(Side.BUY, "1", "151"))
+    assert sent == ["BEGIN;", "COMMIT;"]
+    assert through_sqlalchemy == ["SELECT", "SELECT", "SELECT", "INSERT", "UPDATE"]

@@ -57,13 +57,8 @@ async def _invalidate_book(runtime: Runtime, symbol: str) -> None:
     summary="Place an order",
 )
 async def place_order(
-    body: OrderIn,
-    response: Response,
-    user_id: CallerUserIdDep,
-    runtime: RuntimeDep,
-    sessions: SessionsDep,
-    session: ReadSessionDep,
-) -> OrderOut:
+    body: OrderIn, user_id: CallerUserIdDep, runtime: RuntimeDep, sessions: SessionsDep
+) -> Response:
     """Check, match and settle an order in one transaction.
 
     Replaying a ``client_order_id`` with the same payload returns the original
@@ -85,9 +80,9 @@ async def place_order(
     )
     order = result.order
     if result.replayed:
-        response.status_code = status.HTTP_200_OK
-        response.headers[REPLAY_HEADER] = "true"
+        status_code, headers = status.HTTP_200_OK, {REPLAY_HEADER: "true"}
     else:
+        status_code, headers = status.HTTP_201_CREATED, {}
         metrics.ORDERS.labels(order.side.value, order.order_type.value, order.status.value).inc()
         if order.status is OrderStatus.REJECTED:
             reason = (order.reject_reason or "unknown").split(":", 1)[0]
@@ -96,7 +91,14 @@ async def place_order(
             metrics.FILLS.labels(body.symbol).inc(result.fill_count)
         if result.fill_count or order.status.is_open:  # else the book is as it was
             await _invalidate_book(runtime, body.symbol)
-    return order_out(order, await symbol_of(runtime, session, order.instrument_id))
+    # The order is of the symbol asked for (a replay's payload is the same, or it is a
+    # 409), and the body is built here, once: FastAPI would validate the model again.
+    return Response(
+        order_out(order, body.symbol).model_dump_json(),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.get(
