@@ -59,6 +59,22 @@ def test_expired_token_is_refused() -> None:
         decode(token(now=old))
 
 
+def test_a_remembered_token_still_expires() -> None:
+    value = token(expires_in=timedelta(minutes=1))
+    assert decode(value).user_id == 7  # verified once: remembered
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    with pytest.raises(InvalidToken, match="expired"):
+        decode_access_token(value, secret=SECRET, algorithm="HS256", now=later)
+
+
+def test_a_remembered_token_is_refused_under_another_key() -> None:
+    value = token()
+    assert decode(value).user_id == 7
+    with pytest.raises(InvalidToken, match="invalid"):
+        decode_access_token(value, secret="another-key-that-is-long-enough-000000",
+                            algorithm="HS256")  # fmt: skip
+
+
 def test_token_signed_with_another_key_is_refused() -> None:
     with pytest.raises(InvalidToken):
         decode(token(secret="another-key-that-is-long-enough-000000"))
