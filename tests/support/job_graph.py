@@ -14,7 +14,7 @@ startsWith()`` -- string comparison ignoring case, as GitHub's does.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,19 +72,22 @@ class _Parser:
         return token
 
     def _or(self) -> Value:
-        value = self._and()
-        while self._peek() == "||":
-            self._take()
-            right = self._and()
-            value = value if truthy(value) else right
-        return value
+        return self._chain("||", self._and, lambda left, right: left if truthy(left) else right)
 
     def _and(self) -> Value:
-        value = self._comparison()
-        while self._peek() == "&&":
+        return self._chain(
+            "&&", self._comparison, lambda left, right: right if truthy(left) else left
+        )
+
+    def _chain(
+        self, operator: str, operand: Callable[[], Value], combine: Callable[[Value, Value], Value]
+    ) -> Value:
+        """``operand (operator operand)*``, folded left with ``combine`` (both sides are
+        always read: the tokens must be consumed even where the left side decides)."""
+        value = operand()
+        while self._peek() == operator:
             self._take()
-            right = self._comparison()
-            value = right if truthy(value) else value
+            value = combine(value, operand())
         return value
 
     def _comparison(self) -> Value:
