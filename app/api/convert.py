@@ -5,8 +5,6 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.api.schemas import AccountOut, FillOut, OrderOut, PositionOut, UserOut
 from app.db.models import Account, Fill, Order, User
 from app.domain.enums import Side
@@ -17,11 +15,13 @@ from app.services.accounts import AccountSummary, PositionView
 PRICE_QUANTUM = Decimal("0.00000001")
 
 
-async def symbol_of(runtime: Runtime, session: AsyncSession, instrument_id: int) -> str:
-    """The symbol of an instrument id (instruments change rarely; cached per process)."""
+async def symbol_of(runtime: Runtime, instrument_id: int) -> str:
+    """The symbol of an instrument id (instruments change rarely: cached per process, read
+    in a session of its own on a miss)."""
     symbols = runtime.symbols
     if instrument_id not in symbols:
-        symbols.update(await queries.symbols_by_id(session))
+        async with runtime.database.read_sessions() as session:
+            symbols.update(await queries.symbols_by_id(session))
     return symbols.get(instrument_id, "?")
 
 
@@ -51,9 +51,9 @@ def order_out(order: Order, symbol: str) -> OrderOut:
     )
 
 
-async def orders_out(runtime: Runtime, session: AsyncSession, rows: list[Order]) -> list[OrderOut]:
+async def orders_out(runtime: Runtime, rows: list[Order]) -> list[OrderOut]:
     """Response bodies of several orders."""
-    return [order_out(row, await symbol_of(runtime, session, row.instrument_id)) for row in rows]
+    return [order_out(row, await symbol_of(runtime, row.instrument_id)) for row in rows]
 
 
 def fill_out(fill: Fill, symbol: str, account_id: int) -> FillOut:

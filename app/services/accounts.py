@@ -139,6 +139,30 @@ async def user_with_account(session: AsyncSession, user_id: int) -> tuple[User, 
     return user, account
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose order: an account, or the user whose account it is (who must be active)."""
+
+    account_id: int | None = None
+    user_id: int | None = None
+
+
+REFUSED_CALLER = "token is invalid"
+"""What an unknown or deactivated user acting on a token is told (as the API says it)."""
+
+
+async def account_of(session: AsyncSession, owner: Owner) -> int:
+    """The owner's account id; a user's only while the user is active (else
+    :class:`AuthenticationFailed`), read in the caller's transaction."""
+    if owner.account_id is not None:
+        return owner.account_id
+    assert owner.user_id is not None
+    found = await user_with_account(session, owner.user_id)
+    if found is None or not found[0].is_active:
+        raise AuthenticationFailed(REFUSED_CALLER)
+    return found[1].id
+
+
 async def deposit(
     sessions: async_sessionmaker[AsyncSession], account_id: int, amount: Decimal, note: str
 ) -> Account:

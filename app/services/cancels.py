@@ -1,11 +1,17 @@
 """Cancelling orders and giving back what they reserved.
 
 Locks are taken in the order :mod:`app.services.queries` documents: the
-instruments of the orders, then the account, then its positions. Like placing, the
-path is SQLAlchemy Core with statements built once
-(:mod:`app.services.order_statements`): one order is cancelled in at most four
-statements -- lock its instrument (found through the order), read the order as
-committed, cancel it, give back the cash or the quantity it reserved.
+instruments of the orders, then the account, then its positions. Like placing, one
+order is cancelled by either of two implementations that write the same rows:
+
+- **On PostgreSQL, in the database**: one statement, ``SELECT * FROM cancel_order(...)``
+  (migration 0004), its own transaction.
+- **In Python** (the reference, and the only path on SQLite): SQLAlchemy Core with
+  statements built once (:mod:`app.services.order_statements`), at most
+  :data:`MAX_CANCEL_STATEMENTS` -- lock its instrument (found through the order), read
+  the order as committed, cancel it, give back the cash or the quantity it reserved.
+
+Cancelling all of an account's orders is the Python path on every backend.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db.models import Order, utcnow
 from app.domain.enums import OrderStatus, Side
 from app.domain.lifecycle import transition
 from app.services import order_statements as sql
+from app.services.accounts import Owner, account_of
 from app.services.errors import NotFound, OrderNotOpen
 
 ZERO = Decimal(0)
@@ -27,10 +34,55 @@ MAX_CANCEL_STATEMENTS = 4
 
 
 async def cancel_order(
-    sessions: async_sessionmaker[AsyncSession], account_id: int, order_id: int
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+    order_id: int,
+    *,
+    in_database: bool | None = None,
 ) -> Order:
-    """Cancel one open order of ``account_id`` and release what it reserved."""
+    """Cancel one open order of ``account_id`` and release what it reserved.
+
+    :class:`NotFound` when the account has no such order, :class:`OrderNotOpen` when it
+    is no longer open. ``in_database`` picks the implementation as for placing: by
+    default the database function on PostgreSQL and Python elsewhere.
+    """
+    return await _cancel_for(sessions, Owner(account_id=account_id), order_id, in_database)
+
+
+async def cancel_order_for_user(
+    sessions: async_sessionmaker[AsyncSession],
+    user_id: int,
+    order_id: int,
+    *,
+    in_database: bool | None = None,
+) -> Order:
+    """Cancel one open order of the account of ``user_id`` (a bearer token's subject),
+    checking in the same transaction that the user is active; otherwise as
+    :func:`cancel_order`."""
+    return await _cancel_for(sessions, Owner(user_id=user_id), order_id, in_database)
+
+
+async def _cancel_for(
+    sessions: async_sessionmaker[AsyncSession],
+    owner: Owner,
+    order_id: int,
+    in_database: bool | None,
+) -> Order:
+    engine: AsyncEngine = sessions.kw["bind"]
+    if in_database is None:
+        in_database = engine.dialect.name == "postgresql"
+    if in_database:
+        found = await sql.call_in_database(
+            engine, sql.CANCEL_IN_DATABASE, owner.user_id, owner.account_id, order_id, utcnow()
+        )
+        if found is None:
+            raise NotFound(f"order {order_id} not found")
+        order = sql.order_from_result(found)
+        if not found["o_canceled"]:
+            raise OrderNotOpen(f"order {order_id} is already {order.status.value}")
+        return order
     async with sessions() as session, session.begin():
+        account_id = await account_of(session, owner)
         connection = await session.connection()
         ids = {"order_id": order_id, "account_id": account_id}
         if (await connection.execute(sql.LOCK_ORDER_BOOK, ids)).first() is None:

@@ -41,7 +41,8 @@ from app.domain.matching import IncomingOrder, RestingOrder, match
 from app.domain.settlement import Balance, Holding, OrderState, settle
 from app.services import accounts, queries
 from app.services import order_statements as sql
-from app.services.errors import AuthenticationFailed, IdempotencyConflict, NotFound
+from app.services.accounts import Owner
+from app.services.errors import IdempotencyConflict, NotFound
 from app.services.settlement_writes import write_settlement
 
 ZERO = Decimal(0)
@@ -55,8 +56,6 @@ MAX_PLACE_STATEMENTS = TRADE_STATEMENTS + 2
 first order in the instrument also creates its position and locks the parties again."""
 ORDER_COLUMNS = tuple(column.name for column in sql.orders.c)
 ORDER_FIELDS = tuple(name for name in ORDER_COLUMNS if name != "id")
-REFUSED_CALLER = "token is invalid"
-"""What an order by an unknown or deactivated user is told (as the API says it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +130,6 @@ async def place_order_for_user(
     return await _place_for(sessions, Owner(user_id=user_id), request, collar, in_database)
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """Whose order: an account, or the user whose account it is (who must be active)."""
-
-    account_id: int | None = None
-    user_id: int | None = None
-
-
 async def _place_for(
     sessions: async_sessionmaker[AsyncSession],
     owner: Owner,
@@ -153,7 +144,7 @@ async def _place_for(
         if in_database:
             return await _place_in_database(engine, owner, request, collar)
         async with sessions() as session, session.begin():
-            account_id = await _account_of(session, owner)
+            account_id = await accounts.account_of(session, owner)
             return await _place(session, account_id, request, collar)
     except (IntegrityError, asyncpg.UniqueViolationError):
         # Two requests with one client_order_id raced past the check: the loser
@@ -161,22 +152,11 @@ async def _place_for(
         if request.client_order_id is None:
             raise
         async with sessions() as session:
-            account_id = await _account_of(session, owner)
+            account_id = await accounts.account_of(session, owner)
             existing = await queries.find_by_client_id(session, account_id, request.client_order_id)
         if existing is None:
             raise
         return _replay(existing, request)
-
-
-async def _account_of(session: AsyncSession, owner: Owner) -> int:
-    """The owner's account id; a user's only while the user is active."""
-    if owner.account_id is not None:
-        return owner.account_id
-    assert owner.user_id is not None
-    found = await accounts.user_with_account(session, owner.user_id)
-    if found is None or not found[0].is_active:
-        raise AuthenticationFailed(REFUSED_CALLER)
-    return found[1].id
 
 
 async def _place_in_database(
@@ -196,17 +176,7 @@ async def _place_in_database(
         collar,
         utcnow(),
     )
-    async with engine.connect() as connection:
-        # The driver's own call on a pooled connection: outside a transaction block
-        # asyncpg sends no BEGIN or COMMIT (the function's statement is its own
-        # transaction), and SQLAlchemy's statement machinery -- half the client CPU of
-        # the call, measured -- is skipped. The row is typed as the ORM loads it.
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None, "a checked-out connection has its driver's connection"
-        try:
-            found = await driver.fetchrow(sql.PLACE_IN_DATABASE, *arguments)
-        except asyncpg.InvalidAuthorizationSpecificationError:  # SQLSTATE 28000
-            raise AuthenticationFailed(REFUSED_CALLER) from None
+    found = await sql.call_in_database(engine, sql.PLACE_IN_DATABASE, *arguments)
     if found is None:
         raise NotFound(f"unknown symbol {request.symbol!r}")
     order = sql.order_from_result(found)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from app.db.engine import Database
 from app.db.models import Order, User
 from app.domain.enums import OrderType, Side
+from app.services.cancels import cancel_order_for_user
 from app.services.errors import AuthenticationFailed
 from app.services.invariants import check_invariants
 from app.services.orders import OrderRequest, place_order_for_user
@@ -350,3 +351,25 @@ async def test_a_deactivated_users_token_places_nothing(
     async with database.read_sessions() as session:
         placed = select(func.count()).where(Order.account_id == alice.account_id)
         assert await session.scalar(placed) == 0
+
+
+@pytest.mark.parametrize("in_database", [False, None], ids=["python", "default"])
+async def test_a_deactivated_users_token_cancels_nothing(
+    client: httpx.AsyncClient, alice: Party, database: Database, in_database: bool | None
+) -> None:
+    """The cancel route, too, reads no user first: the cancel's own transaction checks it."""
+    order = {"symbol": "AAPL", "side": "buy", "type": "limit", "qty": "1", "limit_price": "150"}
+    placed = await client.post("/v1/orders", json=order, headers=alice.headers)
+    order_id = placed.json()["id"]
+    async with database.sessions() as session, session.begin():
+        await session.execute(update(User).where(User.id == alice.user_id).values(is_active=False))
+    refused = await client.post(f"/v1/orders/{order_id}/cancel", headers=alice.headers)
+    assert refused.status_code == 401, refused.text
+    with pytest.raises(AuthenticationFailed, match=r"^token is invalid$"):
+        await cancel_order_for_user(
+            database.sessions, alice.user_id, order_id, in_database=in_database
+        )
+    async with database.read_sessions() as session:
+        stored = await session.get(Order, order_id)
+        assert stored is not None
+        assert stored.status.is_open

@@ -2,7 +2,8 @@
 
 On PostgreSQL the service places an order with one statement and no transaction
 control: ``SELECT * FROM place_order(...)`` sent on the driver's connection outside a
-transaction block (migration 0003), counted here at the driver. The Python
+transaction block (migration 0003), counted here at the driver; a cancel likewise is
+``SELECT * FROM cancel_order(...)`` (migration 0004). The Python
 reference path, the only one on SQLite, is bounded as follows (the tests below force it
 on both backends). An order that trades runs
 :data:`app.services.orders.TRADE_STATEMENTS` (10): lock the
@@ -156,7 +157,9 @@ async def test_a_cancel_runs_four_statements_and_writes_only_what_changes(
 ) -> None:
     resting = await place(database, alice, limit(side, "2", "150" if side is Side.BUY else "250"))
     with counting(database) as statements:
-        canceled = await cancels.cancel_order(database.sessions, alice.account_id, resting.order.id)
+        canceled = await cancels.cancel_order(
+            database.sessions, alice.account_id, resting.order.id, in_database=False
+        )
     executed = [s for s in statements if s not in {"BEGIN", "COMMIT", "ROLLBACK"}]
     assert canceled.status is OrderStatus.CANCELED
     assert len(executed) == MAX_CANCEL_STATEMENTS, executed
@@ -167,7 +170,7 @@ async def test_a_cancel_runs_four_statements_and_writes_only_what_changes(
 
 
 @pytest.mark.parametrize("makers", [0, 3])
-async def test_on_postgresql_an_order_is_one_statement_and_no_transaction_control(
+async def test_on_postgresql_an_order_or_a_cancel_is_one_statement_and_no_transaction_control(
     database: Database,
     alice: Party,
     bob: Party,
@@ -195,9 +198,16 @@ async def test_on_postgresql_an_order_is_one_statement_and_no_transaction_contro
             database.sessions, alice.account_id, limit(Side.BUY, "25", "300"), collar=COLLAR
         )
     assert result.fill_count == makers
-    assert len(sent) == 1 and sent[0].startswith("SELECT * FROM place_order("), sent
+    assert [query.split("(")[0] for query in sent] == ["SELECT * FROM place_order"], sent
     assert through_sqlalchemy == [], "nothing but the function's call"
     assert began == [], "no BEGIN and COMMIT round trips"
+
+    resting = await place(database, alice, limit(Side.BUY, "1", "100"))
+    with counting(database) as through_sqlalchemy, counting_at_the_driver(database) as sent:
+        canceled = await cancels.cancel_order(database.sessions, alice.account_id, resting.order.id)
+    assert canceled.status is OrderStatus.CANCELED
+    assert [query.split("(")[0] for query in sent] == ["SELECT * FROM cancel_order"], sent
+    assert through_sqlalchemy == [], "a cancel, too, is the function's call alone"
 
 
 async def test_the_driver_count_sees_what_sqlalchemy_sends(

@@ -1,9 +1,10 @@
-"""The two order paths agree: the Python reference and PostgreSQL's ``place_order`` function.
+"""The two order paths agree: the Python reference and PostgreSQL's functions.
 
 Two private copies of the migrated, seeded template are seeded alike through the
-services, then driven by the same seeded-random operations, one at a time and
-alternately: database A through the Python path (``in_database=False``), database B
-through the function (``in_database=True``). Every operation must end the same way on
+services, then driven by the same seeded-random operations (placing and cancelling),
+one at a time and alternately: database A through the Python paths
+(``in_database=False``), database B through the ``place_order`` and ``cancel_order``
+functions (``in_database=True``). Every operation must end the same way on
 both -- the same error, or the same order, replay flag and fill count -- and both
 databases must hold the same rows, ids included, after every operation; at the end the
 invariant checker must find nothing on either. A last test shows that the state
@@ -222,7 +223,9 @@ async def perform(operation: Operation, venue: Venue) -> Outcome:
                 replayed=result.replayed,
                 fill_count=result.fill_count,
             )
-        canceled = await cancels.cancel_order(sessions, operation.account_id, operation.order_id)
+        canceled = await cancels.cancel_order(
+            sessions, operation.account_id, operation.order_id, in_database=venue.in_database
+        )
         return Outcome(order=order_fields(canceled))
     except ServiceError as error:
         return Outcome(error=type(error), message=error.message)
@@ -579,7 +582,7 @@ def second_pg_url(pg_template: str) -> Iterator[str]:
 async def venues(pg_url: str, second_pg_url: str) -> AsyncIterator[tuple[Venue, Venue]]:
     """A: the Python path on one database; B: the database function on the other."""
     a = Venue("A (Python)", Database(pg_url), in_database=False)
-    b = Venue("B (place_order function)", Database(second_pg_url), in_database=True)
+    b = Venue("B (the functions)", Database(second_pg_url), in_database=True)
     try:
         yield a, b
     finally:

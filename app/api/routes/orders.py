@@ -127,7 +127,7 @@ async def list_orders(
     )
     page, more = rows[:limit], len(rows) > limit
     return OrderPage(
-        items=await orders_out(runtime, session, page),
+        items=await orders_out(runtime, page),
         next_cursor=encode_cursor(page[-1].id) if more and page else None,
     )
 
@@ -143,7 +143,7 @@ async def get_order(
 ) -> OrderOut:
     """One of the caller's orders (another account's order is a 404)."""
     order = await queries.get_order(session, caller.account.id, order_id)
-    return order_out(order, await symbol_of(runtime, session, order.instrument_id))
+    return order_out(order, await symbol_of(runtime, order.instrument_id))
 
 
 @router.post(
@@ -153,15 +153,12 @@ async def get_order(
     summary="Cancel an order",
 )
 async def cancel_order(
-    order_id: RowId,
-    caller: CallerDep,
-    runtime: RuntimeDep,
-    sessions: SessionsDep,
-    session: ReadSessionDep,
+    order_id: RowId, user_id: CallerUserIdDep, runtime: RuntimeDep, sessions: SessionsDep
 ) -> OrderOut:
     """Cancel an open order and release its reservation; a closed order is a 409."""
-    order = await cancels.cancel_order(sessions, caller.account.id, order_id)
-    symbol = await symbol_of(runtime, session, order.instrument_id)
+    # Who the caller is gets checked in the cancel's own transaction (one round trip).
+    order = await cancels.cancel_order_for_user(sessions, user_id, order_id)
+    symbol = await symbol_of(runtime, order.instrument_id)
     await _invalidate_book(runtime, symbol)
     return order_out(order, symbol)
 
@@ -172,12 +169,10 @@ async def cancel_order(
     responses=error_responses(401, 429),
     summary="Cancel all open orders",
 )
-async def cancel_all(
-    caller: CallerDep, runtime: RuntimeDep, sessions: SessionsDep, session: ReadSessionDep
-) -> CancelAllOut:
+async def cancel_all(caller: CallerDep, runtime: RuntimeDep, sessions: SessionsDep) -> CancelAllOut:
     """Cancel every open order of the caller."""
     canceled = await cancels.cancel_all(sessions, caller.account.id)
-    bodies = await orders_out(runtime, session, canceled)
+    bodies = await orders_out(runtime, canceled)
     for symbol in {body.symbol for body in bodies}:
         await _invalidate_book(runtime, symbol)
     return CancelAllOut(canceled=len(bodies), orders=bodies)
