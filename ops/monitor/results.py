@@ -149,6 +149,26 @@ def share_since_last_run(
     return judged(check, subject, status, summary, **figures, ratio=round(share, 4))
 
 
+def share_of_limit(
+    check: str, subject: str, used: int, limit: int, /, *, warning: float,
+    critical: float | None = None, saying: str, why: str = "", **figures: Figure,
+) -> Finding:  # fmt: skip
+    """``used`` of a configured ``limit`` (``max_connections``, ``maxmemory``...) as a
+    ratio, judged against ``warning`` and ``critical``.
+
+    ``saying`` is the summary without the ratio (``12 of 100 connections in use``);
+    ``why`` is added to it past a threshold. The first four are positional only, so that a
+    figure may be called ``used``.
+    """
+    ratio = used / limit
+    status = graded(ratio, warning, critical)
+    summary = f"{saying} ({ratio:.0%})"
+    if status.is_problem:
+        summary += limits(f"{warning:.0%}", None if critical is None else f"{critical:.0%}")
+        summary += why
+    return judged(check, subject, status, summary, **figures, ratio=round(ratio, 4))
+
+
 def count_since_last_run(
     check: str, subject: str, count: float | None, *, events: str, limit: int,
     status: Status = Status.WARNING, why: str = "", **figures: Figure,

@@ -8,7 +8,7 @@ ratios are fractions (0.8 = 80%), durations carry their unit in the name.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,7 @@ ALL_CHECKS: tuple[CheckName, ...] = (
     "backups", "tls", "watchdog",
 )  # fmt: skip
 Channel = Literal["slack", "email", "github"]
+Fraction = Annotated[float, Field(gt=0, le=1)]  # a ratio threshold: 0.8 is 80%
 
 
 class _Section(BaseModel):
@@ -60,23 +61,23 @@ class Errors(_Section):
     metrics_path: str = Field(default="/metrics", pattern=r"^/\S*$")
     scrape_gap_seconds: float = Field(default=10, ge=0, le=300)
     min_requests: int = Field(default=20, ge=1)
-    warning_ratio: float = Field(default=0.01, gt=0, le=1)
-    critical_ratio: float = Field(default=0.05, gt=0, le=1)
+    warning_ratio: Fraction = 0.01
+    critical_ratio: Fraction = 0.05
 
 
 class Postgres(_Section):
     """The application database (when ``DATABASE_URL`` is PostgreSQL)."""
 
     statement_timeout_ms: int = Field(default=5000, ge=100)
-    connections_warning: float = Field(default=0.8, gt=0, le=1)
-    connections_critical: float = Field(default=0.95, gt=0, le=1)
+    connections_warning: Fraction = 0.8
+    connections_critical: Fraction = 0.95
     oldest_transaction_warning_seconds: float = Field(default=300, gt=0)
     oldest_transaction_critical_seconds: float = Field(default=1800, gt=0)
-    cache_hit_warning: float = Field(default=0.9, gt=0, le=1)
+    cache_hit_warning: Fraction = 0.9
     min_block_lookups: int = Field(default=1000, ge=1)  # since the last run, to judge the cache
     # SQLAlchemy ends every read-only session with ROLLBACK: 150 healthy reads of this app
     # (me, orders, book) rolled back 0.67 of their transactions on PostgreSQL 15.
-    rollback_ratio_warning: float = Field(default=0.9, gt=0, le=1)
+    rollback_ratio_warning: Fraction = 0.9
     min_transactions: int = Field(default=100, ge=1)  # since the last run, to judge rollbacks
     deadlocks_warning: int = Field(default=1, ge=1)
     size_warning_gb: float = Field(default=50, gt=0)
@@ -88,11 +89,11 @@ class Redis(_Section):
 
     hit_rate_warning: float = Field(default=0.5, ge=0, le=1)
     min_lookups: int = Field(default=100, ge=1)
-    memory_warning: float = Field(default=0.8, gt=0, le=1)
-    memory_critical: float = Field(default=0.95, gt=0, le=1)
+    memory_warning: Fraction = 0.8
+    memory_critical: Fraction = 0.95
     evictions_warning: int = Field(default=1, ge=1)
     rejected_connections_critical: int = Field(default=1, ge=1)
-    clients_warning: float = Field(default=0.8, gt=0, le=1)
+    clients_warning: Fraction = 0.8
 
 
 class Backups(_Section):
@@ -103,7 +104,7 @@ class Backups(_Section):
     schedule_hours: float = Field(default=24, gt=0)
     grace_hours: float = Field(default=6, ge=0)
     recent: int = Field(default=7, ge=2, le=100)
-    min_ratio_of_median: float = Field(default=0.5, gt=0, le=1)
+    min_ratio_of_median: Fraction = 0.5
     min_history: int = Field(default=3, ge=1, le=100)  # earlier backups (at most `recent`)
     min_median_duration_seconds: float = Field(default=60, ge=0)  # quicker ones: noise
     verification_max_age_hours: float = Field(default=48, gt=0)

@@ -20,9 +20,10 @@ line and the exit code of :mod:`ops.core.exits` (0 done, 1 a check failed,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Concatenate, ParamSpec
 
 from invoke.exceptions import Exit
 
@@ -36,6 +37,10 @@ REPORT = "also write the JSON result to this file"
 DRY_RUN = "check everything and print the plan; change nothing"
 YES = "approve a production change without the prompt (in CI: the environment's protection rule)"
 FORCE = "allow a destructive change"
+OUTPUT_HELP = {"json": JSON, "report": REPORT}  # the flags of every task with a result
+ENV_HELP = {"env": ENV, **OUTPUT_HELP}  # and of every task on one environment
+
+P = ParamSpec("P")
 
 
 def console(json_: bool = False, report: str | None = None) -> Console:
@@ -57,3 +62,20 @@ def one_line_errors() -> Iterator[None]:
         yield
     except OpsError as error:
         raise Exit(f"error: {one_line(error)}", code=error.exit_code) from None
+
+
+def on_environment(
+    operation: Callable[Concatenate[str, Mapping[str, str], Console, P], object],
+    env: str,
+    json_: bool,
+    report: str | None,
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> None:
+    """``operation`` on the environment ``--env`` names, with the process's variables and
+    the console of ``--json`` and ``--report``; an expected failure ends the task with its
+    one line and its exit code."""
+    with one_line_errors():
+        name = required(env, "--env", ENV)
+        operation(name, environ.current(), console(json_, report), *args, **kwargs)

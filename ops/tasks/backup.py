@@ -18,14 +18,12 @@ from invoke.tasks import Task, task
 from ops.backup.context import BackupContext, open_context
 from ops.backup.layout import KINDS, Kind
 from ops.core import environ
-from ops.tasks import DRY_RUN, ENV, FORCE, JSON, REPORT, YES, console, one_line_errors, required
+from ops.tasks import DRY_RUN, ENV_HELP, FORCE, YES, console, one_line_errors, required
 
 KIND_ALL = "db, config, state or all (default)"
 KIND_ONE = "db (default), config or state"
-# The flags every backup task has; each task adds its own.
-COMMON_HELP = {"env": ENV, "json": JSON, "report": REPORT}
 BACKUP_HELP = {
-    **COMMON_HELP,
+    **ENV_HELP,
     "dry-run": DRY_RUN,
     "verify": "verify the new backup end to end right away",
 }
@@ -70,7 +68,7 @@ backup_state = _backup_task("state", ("state",), "Back up logs, static assets an
 backup_all = _backup_task("all", KINDS, "Back up database, config and state (one manifest each).")
 
 
-@task(name="list", help={**COMMON_HELP, "kind": KIND_ALL})
+@task(name="list", help={**ENV_HELP, "kind": KIND_ALL})
 def backup_list(
     c: Context, env: str = "", kind: str = "all", json_: bool = False, report: str | None = None
 ) -> None:
@@ -84,7 +82,7 @@ def backup_list(
 @task(
     name="verify",
     help={
-        **COMMON_HELP,
+        **ENV_HELP,
         "id": "verify this backup",
         "latest": "verify the newest backup",
         "all": "verify every complete backup",
@@ -112,7 +110,7 @@ def backup_verify(
 
 @task(
     name="prune",
-    help={**COMMON_HELP, "kind": KIND_ALL, "apply": "delete (default: a dry run)", "yes": YES},
+    help={**ENV_HELP, "kind": KIND_ALL, "apply": "delete (default: a dry run)", "yes": YES},
 )
 def backup_prune(
     c: Context,
@@ -134,7 +132,7 @@ def backup_prune(
 
 @task(
     help={
-        **COMMON_HELP,
+        **ENV_HELP,
         "backup": "backup id or latest",
         "target": "database URL, env:NAME, or a directory (config/state)",
         "kind": KIND_ONE,
@@ -168,7 +166,7 @@ def restore(
 
 @task(
     help={
-        **COMMON_HELP,
+        **ENV_HELP,
         "backup": "backup id or latest",
         "server": "PostgreSQL server URL for the "
         "scratch database (default: $DRILL_DATABASE_URL, else the environment's server)",

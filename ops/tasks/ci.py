@@ -10,7 +10,7 @@ from invoke.tasks import task
 
 from ops.core import environ
 from ops.project import REPORTS, ROOT
-from ops.tasks import JSON, REPORT, console, one_line_errors
+from ops.tasks import OUTPUT_HELP, console, one_line_errors
 
 
 @task(
@@ -22,8 +22,7 @@ from ops.tasks import JSON, REPORT, console, one_line_errors
         "reports": "where the jobs' reports were downloaded (default reports/)",
         "job": "a needed job's result as NAME=RESULT, shown in the comment (repeat)",
         "dry-run": "print the comment (and write the job summary); post nothing",
-        "json": JSON,
-        "report": REPORT,
+        **OUTPUT_HELP,
     },
 )
 def feedback(

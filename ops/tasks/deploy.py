@@ -11,24 +11,17 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from ops.core import environ
 from ops.deploy import operations
 from ops.project import ROOT
-from ops.tasks import DRY_RUN, ENV, FORCE, JSON, REPORT, YES, console, one_line_errors, required
-
-
-def _env(name: str) -> str:
-    return required(name, "--env", ENV)
+from ops.tasks import DRY_RUN, ENV_HELP, FORCE, YES, on_environment
 
 
 @task(
     help={
-        "env": ENV,
+        **ENV_HELP,
         "version": "version label (default: git SHA, '-dirty' when the tree has changes)",
         "dry-run": DRY_RUN,
         "yes": YES,
-        "json": JSON,
-        "report": REPORT,
         "wait": "wait for a deploy already holding the lock instead of refusing",
         "source": "deploy this source tree instead of the checkout",
         "message": "why, for the lock and the deploy history",
@@ -49,22 +42,19 @@ def deploy(
     image: str = "",
 ) -> None:
     """Ship a release: gated, zero-downtime, auto-rollback."""
-    with one_line_errors():
-        operations.deploy(
-            _env(env), environ.current(), console(json_, report), version=version or None,
-            source=Path(source) if source else ROOT, dry_run=dry_run, yes=yes, wait=wait,
-            message=message, image=image or None,
-        )  # fmt: skip
+    on_environment(
+        operations.deploy, env, json_, report, version=version or None,
+        source=Path(source) if source else ROOT, dry_run=dry_run, yes=yes, wait=wait,
+        message=message, image=image or None,
+    )  # fmt: skip
 
 
 @task(
     help={
-        "env": ENV,
+        **ENV_HELP,
         "to": "version to roll back to (default: the last good one)",
         "dry-run": DRY_RUN,
         "yes": YES,
-        "json": JSON,
-        "report": REPORT,
     }
 )
 def rollback(
@@ -77,44 +67,35 @@ def rollback(
     report: str | None = None,
 ) -> None:
     """Roll back to the last good release, through the gates."""
-    with one_line_errors():
-        operations.rollback(
-            _env(env), environ.current(), console(json_, report), to=to or None,
-            dry_run=dry_run, yes=yes,
-        )  # fmt: skip
+    on_environment(operations.rollback, env, json_, report, to=to or None, dry_run=dry_run, yes=yes)
 
 
-@task(help={"env": ENV, "json": JSON, "report": REPORT})
+@task(help=ENV_HELP)
 def status(c: Context, env: str = "", json_: bool = False, report: str | None = None) -> None:
     """Serving version, slots, health and lock."""
-    with one_line_errors():
-        operations.status(_env(env), environ.current(), console(json_, report))
+    on_environment(operations.status, env, json_, report)
 
 
-@task(help={"env": ENV, "json": JSON, "report": REPORT})
+@task(help=ENV_HELP)
 def releases(c: Context, env: str = "", json_: bool = False, report: str | None = None) -> None:
     """Kept releases and the deploy history."""
-    with one_line_errors():
-        operations.releases(_env(env), environ.current(), console(json_, report))
+    on_environment(operations.releases, env, json_, report)
 
 
-@task(help={"env": ENV, "dry-run": DRY_RUN, "json": JSON, "report": REPORT})
+@task(help={**ENV_HELP, "dry-run": DRY_RUN})
 def down(
     c: Context, env: str = "", dry_run: bool = False, json_: bool = False,
     report: str | None = None,
 ) -> None:  # fmt: skip
     """Stop the proxy and app instances (deploy restarts)."""
-    with one_line_errors():
-        operations.down(_env(env), environ.current(), console(json_, report), dry_run=dry_run)
+    on_environment(operations.down, env, json_, report, dry_run=dry_run)
 
 
 @task(
     help={
-        "env": ENV,
+        **ENV_HELP,
         "force": f"{FORCE}: release even a lock whose holder still runs",
         "dry-run": DRY_RUN,
-        "json": JSON,
-        "report": REPORT,
     }
 )
 def unlock(
@@ -122,7 +103,4 @@ def unlock(
     json_: bool = False, report: str | None = None,
 ) -> None:  # fmt: skip
     """Release a deploy lock left by a crashed deploy."""
-    with one_line_errors():
-        operations.unlock(
-            _env(env), environ.current(), console(json_, report), force=force, dry_run=dry_run
-        )
+    on_environment(operations.unlock, env, json_, report, force=force, dry_run=dry_run)

@@ -8,14 +8,14 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from ops.core import environ
-from ops.tasks import DRY_RUN, JSON, REPORT, console, one_line_errors, required
+from ops.tasks import DRY_RUN, OUTPUT_HELP, console, one_line_errors, required
 
 IMAGE_HELP = "the image to check (default: the one image.build tags, trading-api:local)"
 
 
 @task(
     name="base-local",
-    help={"rebuild": "make it again even when cached", "json": JSON, "report": REPORT},
+    help={"rebuild": "make it again even when cached", **OUTPUT_HELP},
 )
 def base_local(
     c: Context, rebuild: bool = False, json_: bool = False, report: str | None = None
@@ -32,8 +32,7 @@ def base_local(
         "base-image": "the base (default: official on GitHub, the stand-in where it was made)",
         "tag": "the tag to give the image (default trading-api:local)",
         "version": "the version label (default: the commit, as deploys name releases)",
-        "json": JSON,
-        "report": REPORT,
+        **OUTPUT_HELP,
     }
 )
 def build(
@@ -62,8 +61,7 @@ def build(
         "image": IMAGE_HELP,
         "env": "the environment whose [image] budget applies (default production)",
         "reports-dir": "where the reports and the saved image go (default reports/)",
-        "json": JSON,
-        "report": REPORT,
+        **OUTPUT_HELP,
     }
 )
 def check(
@@ -88,8 +86,7 @@ def check(
         "repository": "where to push: REGISTRY/NAME, no tag (e.g. ghcr.io/OWNER/trading-api)",
         "image": IMAGE_HELP,
         "dry-run": DRY_RUN,
-        "json": JSON,
-        "report": REPORT,
+        **OUTPUT_HELP,
     }
 )
 def push(

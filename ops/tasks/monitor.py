@@ -5,17 +5,14 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from ops.core import environ
-from ops.tasks import ENV, JSON, REPORT, console, one_line_errors, required
+from ops.tasks import ENV_HELP, on_environment
 
 
 @task(
     iterable=["check"],
     help={
-        "env": ENV,
+        **ENV_HELP,
         "check": "run only this check (repeat for several); default: the environment's list",
-        "json": JSON,
-        "report": REPORT,
         "notify": "send alerts (--no-notify: record nothing new, send nothing)",
         "dry-run": "run the checks and print what would be sent; send nothing, keep the state",
     },
@@ -32,9 +29,5 @@ def monitor(
     """Check an environment: availability, API, latency, errors, data stores, backups, TLS."""
     from ops.monitor.run import monitor as run_monitor
 
-    with one_line_errors():
-        name = required(env, "--env", ENV)
-        run_monitor(
-            name, environ.current(), console(json_, report), checks=check or (), notify=notify,
-            dry_run=dry_run,
-        )  # fmt: skip
+    on_environment(run_monitor, env, json_, report, checks=check or (), notify=notify,
+                   dry_run=dry_run)  # fmt: skip

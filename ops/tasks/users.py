@@ -6,19 +6,16 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from ops.core import environ
-from ops.tasks import DRY_RUN, ENV, JSON, REPORT, YES, console, one_line_errors, required
+from ops.tasks import DRY_RUN, ENV_HELP, YES, on_environment
 
 
 @task(
     help={
-        "env": ENV,
+        **ENV_HELP,
         "dry-run": DRY_RUN,
         "yes": YES,
         "login": "verify by logging in at the public URL too (--no-login: the service is "
         "not up yet)",
-        "json": JSON,
-        "report": REPORT,
     }
 )
 def provision(
@@ -33,11 +30,7 @@ def provision(
     """Create or update the smoke, monitor and load users, with their balances."""
     from ops.users.operations import provision as provision_users
 
-    with one_line_errors():
-        provision_users(
-            required(env, "--env", ENV), environ.current(), console(json_, report),
-            dry_run=dry_run, yes=yes, login=login,
-        )  # fmt: skip
+    on_environment(provision_users, env, json_, report, dry_run=dry_run, yes=yes, login=login)
 
 
 users = Collection("users", provision)

@@ -41,6 +41,7 @@ from ops.monitor.results import (
     limits,
     ok,
     problem,
+    share_of_limit,
     share_since_last_run,
 )
 
@@ -149,14 +150,11 @@ async def _connections(connection: Any, context: MonitorContext) -> Finding:
     settings = context.settings.postgres
     row = await connection.fetchrow(CONNECTIONS)
     used, allowed = int(row["used"]), int(row["allowed"])
-    ratio = used / allowed
-    status = graded(ratio, settings.connections_warning, settings.connections_critical)
-    summary = f"{used} of {allowed} connections in use ({ratio:.0%})"
-    if status.is_problem:
-        summary += limits(f"{settings.connections_warning:.0%}",
-                           f"{settings.connections_critical:.0%}")  # fmt: skip
-    return judged(CHECK, "connections", status, summary, used=used, max_connections=allowed,
-                   ratio=round(ratio, 4))  # fmt: skip
+    return share_of_limit(
+        CHECK, "connections", used, allowed, warning=settings.connections_warning,
+        critical=settings.connections_critical, saying=f"{used} of {allowed} connections in use",
+        used=used, max_connections=allowed,
+    )  # fmt: skip
 
 
 async def _transactions(connection: Any, context: MonitorContext) -> Finding:

@@ -26,11 +26,9 @@ from ops.monitor.results import (
     Reason,
     Status,
     count_since_last_run,
-    graded,
-    judged,
-    limits,
     ok,
     problem,
+    share_of_limit,
     share_since_last_run,
 )
 
@@ -117,14 +115,12 @@ def _memory(info: dict[str, Any], maxmemory: int, context: MonitorContext) -> Fi
     if maxmemory == 0:
         summary = f"{human_size(used)} used; no maxmemory set: not judged"
         return ok(CHECK, "memory", summary, used_bytes=used, maxmemory=0)
-    ratio = used / maxmemory
-    status = graded(ratio, settings.memory_warning, settings.memory_critical)
-    summary = f"{human_size(used)} of maxmemory {human_size(maxmemory)} used ({ratio:.0%})"
-    if status.is_problem:
-        summary += limits(f"{settings.memory_warning:.0%}", f"{settings.memory_critical:.0%}")
-        summary += f", policy {info.get('maxmemory_policy', '?')}"
-    return judged(CHECK, "memory", status, summary, used_bytes=used, maxmemory=maxmemory,
-                   ratio=round(ratio, 4))  # fmt: skip
+    return share_of_limit(
+        CHECK, "memory", used, maxmemory, warning=settings.memory_warning,
+        critical=settings.memory_critical,
+        saying=f"{human_size(used)} of maxmemory {human_size(maxmemory)} used",
+        why=f", policy {info.get('maxmemory_policy', '?')}", used_bytes=used, maxmemory=maxmemory,
+    )  # fmt: skip
 
 
 def _evictions(info: dict[str, Any], context: MonitorContext) -> Finding:
@@ -152,10 +148,8 @@ def _clients(info: dict[str, Any], maxclients: int, context: MonitorContext) -> 
     if maxclients == 0:
         return ok(CHECK, "clients", f"{connected} clients; maxclients unknown: not judged",
                   connected_clients=connected)  # fmt: skip
-    ratio = connected / maxclients
-    status = graded(ratio, settings.clients_warning)
-    summary = f"{connected} of maxclients {maxclients} connected ({ratio:.0%})"
-    if status.is_problem:
-        summary += limits(f"{settings.clients_warning:.0%}")
-    return judged(CHECK, "clients", status, summary, connected_clients=connected,
-                   maxclients=maxclients, ratio=round(ratio, 4))  # fmt: skip
+    return share_of_limit(
+        CHECK, "clients", connected, maxclients, warning=settings.clients_warning,
+        saying=f"{connected} of maxclients {maxclients} connected",
+        connected_clients=connected, maxclients=maxclients,
+    )  # fmt: skip

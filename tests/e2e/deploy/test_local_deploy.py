@@ -117,7 +117,7 @@ def test_release_failing_readiness_never_takes_traffic(deploy_env: DeployEnv) ->
 def test_release_failing_a_smoke_test_never_takes_traffic(deploy_env: DeployEnv) -> None:
     source = broken_source(
         deploy_env.root, "bad-cancel", "app/api/routes/orders.py",
-        r"order = await [\w.]+\.cancel_order\([^)]*\)",
+        r"order = await [\w.]+\.cancel_order_for_user\([^)]*\)",
         'raise RuntimeError("cancel is broken")',
     )  # fmt: skip
     output = refused_under_load(deploy_env, "bad-smoke", source)
