@@ -48,13 +48,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=DEFAULT_PYTHON, tags=["tests", "services"], default=False)
 def integration(session: nox.Session) -> None:
-    """PostgreSQL and Redis tests, the API suite again on PostgreSQL, and the load runner
-    end to end against a production-shaped server."""
+    """PostgreSQL and Redis tests, the API suite again on PostgreSQL, and (serially) the
+    load runner end to end against a production-shaped server."""
     install.install_locked(session, "test", "ops", "perf")
+    on_postgres = {"TEST_BACKEND": "postgresql"}
     testing.pytest(
-        session, "tests/integration", "tests/api", "tests/e2e/perf",
-        env={"TEST_BACKEND": "postgresql"},
-    )  # fmt: skip
+        session, "tests/integration", "tests/api", env=on_postgres, parallel=True, by_file=True
+    )
+    testing.pytest(session, "tests/e2e/perf", env=on_postgres, part="perf")
 
 
 @nox.session(python=DEFAULT_PYTHON, tags=["services"], default=False)

@@ -21,7 +21,12 @@ NO_COVERAGE = "--no-coverage"
 
 
 def pytest(
-    session: nox.Session, *paths: str, env: dict[str, str] | None = None, parallel: bool = False
+    session: nox.Session,
+    *paths: str,
+    env: dict[str, str] | None = None,
+    parallel: bool = False,
+    by_file: bool = False,
+    part: str = "",
 ) -> None:
     """Run pytest under coverage with a JUnit report named after the session.
 
@@ -29,16 +34,24 @@ def pytest(
     ``--no-coverage`` among them runs pytest without measuring (a faster local loop).
     ``parallel`` spreads the default paths over one pytest-xdist worker per CPU: most of
     these tests wait on the servers and tools they start (coverage measures the workers:
-    ``patch = subprocess``). Suites that judge timing (load under a deploy, SLO runs) stay
-    serial.
+    ``patch = subprocess``). ``by_file`` keeps each file's tests on one worker, in order
+    (files whose tests build on a shared database). Suites that judge timing (load under a
+    deploy, SLO runs) stay serial.
+
+    A session that runs pytest twice names the second run's ``part`` (its JUnit report is
+    ``<session>-<part>.xml``); arguments given after ``--`` run once, in the first run, so
+    a ``part`` run is skipped then.
     """
+    given = [arg for arg in session.posargs if arg != NO_COVERAGE]
+    if part and given:
+        return
     JUNIT_DIR.mkdir(parents=True, exist_ok=True)
     COVERAGE_DIR.mkdir(parents=True, exist_ok=True)
-    junit = JUNIT_DIR / f"{session.name}.xml"
+    junit = JUNIT_DIR / (f"{session.name}-{part}.xml" if part else f"{session.name}.xml")
     # Deploy tests build releases with uv: tell them which one nox uses.
     run_env = {"COVERAGE_FILE": str(COVERAGE_DIR / ".coverage"), "UV": uv(session), **(env or {})}
-    given = [arg for arg in session.posargs if arg != NO_COVERAGE]
-    args = given or [*(["--numprocesses", "auto"] if parallel else []), *paths]
+    spread = ["--numprocesses", "auto", *(["--dist", "loadfile"] if by_file else [])]
+    args = given or [*(spread if parallel else []), *paths]
     runner = ["python"] if NO_COVERAGE in session.posargs else ["coverage", "run"]
     session.run(*runner, "-m", "pytest", f"--junitxml={junit}", *args, env=run_env)
 

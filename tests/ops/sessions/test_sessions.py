@@ -102,6 +102,19 @@ def test_pytest_writes_junit_and_coverage_and_passes_arguments(tmp_path: Path) -
     chosen = FakeSession(posargs=["tests/unit/test_book.py"])
     testing.pytest(chosen.session, "tests/unit", parallel=True)
     assert chosen.calls[0][1][5:] == ("tests/unit/test_book.py",), "what you name runs as named"
+    by_file = FakeSession()
+    testing.pytest(by_file.session, "tests/api", parallel=True, by_file=True)
+    assert by_file.calls[0][1][5:] == ("--numprocesses", "auto", "--dist", "loadfile", "tests/api")
+
+
+def test_a_second_pytest_run_has_its_own_report_and_yields_to_named_tests() -> None:
+    default = FakeSession()
+    testing.pytest(default.session, "tests/e2e/perf", part="perf")
+    assert default.calls[0][1][4].endswith("reports/junit/tests-3.11-perf.xml")
+    assert default.calls[0][1][5:] == ("tests/e2e/perf",)
+    chosen = FakeSession(posargs=["tests/api/test_orders.py"])
+    testing.pytest(chosen.session, "tests/e2e/perf", part="perf")
+    assert chosen.calls == [], "the named tests ran in the session's first run"
 
 
 def test_pytest_without_coverage() -> None:
