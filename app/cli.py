@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         help="upgrade the database first (default: only for the embedded SQLite database)",
     )
     serve.add_argument("--graceful-timeout", type=float, default=20.0)
+    # Longer than a client's or a load balancer's idle connections (uvicorn's 5 s closed
+    # pooled connections just as clients reused them: a failed request under load).
+    serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=75.0,
+        help="seconds an idle connection stays open (default 75)",
+    )
     serve.add_argument(
         "--forwarded-allow-ips",
         default="127.0.0.1",
@@ -190,6 +198,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             proxy_headers=True,
             forwarded_allow_ips=args.forwarded_allow_ips,
             timeout_graceful_shutdown=args.graceful_timeout,
+            timeout_keep_alive=args.keep_alive,
             log_config=None,
             server_header=False,
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -47,6 +49,21 @@ def test_a_trader_journey(url: str) -> None:
         assert client.order(placed["id"])["client_order_id"] == "j-1"
         assert placed["id"] in [item["id"] for item in client.orders(limit=5)["items"]]
         assert client.cancel(placed["id"])["status"] == "canceled"
+
+
+def test_an_idle_connection_outlives_uvicorns_default_keep_alive(url: str) -> None:
+    """A pooled connection reused after 6 s of quiet still answers: uvicorn's default
+    (5 s) closed it as clients sent on it -- a failed request under load."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        for pause in (0.0, 6.0):
+            time.sleep(pause)
+            connection.request("GET", "/health")  # http.client never reconnects by itself
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (200, b'{"status":"ok"}'), pause
+    finally:
+        connection.close()
 
 
 def test_an_admin_funds_accounts(url: str) -> None:
