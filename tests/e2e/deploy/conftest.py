@@ -17,6 +17,7 @@ import pytest
 from ops.core.processes import free_port
 from ops.deploy.history import DeployHistory
 from ops.project import ROOT
+from tests.e2e.deploy.breakages import Breakage
 from tests.support.invoke import run_invoke, subprocess_env
 
 ENV_NAME = "e2e"
@@ -109,9 +110,8 @@ def deploy_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployEnv]:
     deploy.invoke("down", "--env", ENV_NAME)
 
 
-def broken_source(root: Path, name: str, path: str, pattern: str, new: str) -> Path:
-    """A copy of the app's source with one change -- the first match of the regular
-    expression ``pattern`` in ``path`` replaced by ``new``: a bad release."""
+def broken_source(root: Path, name: str, breakage: Breakage) -> Path:
+    """A copy of the app's source with one change, ``breakage``: a bad release."""
     target = root / name
     if target.exists():
         return target
@@ -119,8 +119,10 @@ def broken_source(root: Path, name: str, path: str, pattern: str, new: str) -> P
     for file in ("pyproject.toml", "uv.lock", "alembic.ini"):
         shutil.copy2(ROOT / file, target / file)
     shutil.copytree(ROOT / "app", target / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    module = target / path
-    changed, found = re.subn(pattern, lambda _match: new, module.read_text(), count=1)
-    assert found, f"{path} no longer matches {pattern!r}"
+    module = target / breakage.path
+    changed, found = re.subn(
+        breakage.pattern, lambda _match: breakage.replacement, module.read_text(), count=1
+    )
+    assert found, f"{breakage.path} no longer matches {breakage.pattern!r}"
     module.write_text(changed)
     return target

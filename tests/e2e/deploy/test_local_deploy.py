@@ -20,6 +20,7 @@ import pytest
 
 from ops.core.exits import CANNOT_RUN, CHECK_FAILED
 from ops.live.client import TradingClient
+from tests.e2e.deploy import breakages
 from tests.e2e.deploy.conftest import ENV_NAME, DeployEnv, broken_source
 from tests.support.app import DEMO_PASSWORD
 from tests.support.loadgen import LoadGenerator
@@ -101,11 +102,7 @@ def refused_under_load(deploy_env: DeployEnv, version: str, source: Path) -> str
 
 
 def test_release_failing_readiness_never_takes_traffic(deploy_env: DeployEnv) -> None:
-    source = broken_source(
-        deploy_env.root, "not-ready", "app/api/routes/ops.py",
-        re.escape("failed = sorted(name for name, check in checks.items() if not check.ok)"),
-        'failed = ["forced-failure"]',
-    )  # fmt: skip
+    source = broken_source(deploy_env.root, "not-ready", breakages.NOT_READY)
     output = refused_under_load(deploy_env, "bad-ready", source)
     assert "FAIL readiness" in output
     assert "not ready: forced-failure" in output
@@ -115,11 +112,7 @@ def test_release_failing_readiness_never_takes_traffic(deploy_env: DeployEnv) ->
 
 
 def test_release_failing_a_smoke_test_never_takes_traffic(deploy_env: DeployEnv) -> None:
-    source = broken_source(
-        deploy_env.root, "bad-cancel", "app/api/routes/orders.py",
-        r"order = await [\w.]+\.cancel_order_for_user\([^)]*\)",
-        'raise RuntimeError("cancel is broken")',
-    )  # fmt: skip
+    source = broken_source(deploy_env.root, "bad-cancel", breakages.CANCEL_BROKEN)
     output = refused_under_load(deploy_env, "bad-smoke", source)
     assert "FAIL smoke" in output
     assert re.search(r"POST /v1/orders/\d+/cancel: expected 200, got 500", output), output
@@ -177,12 +170,8 @@ def test_a_stale_lock_is_released_with_a_message(deploy_env: DeployEnv, webhook:
 
 def test_failed_verification_rolls_back_automatically(deploy_env: DeployEnv) -> None:
     source = broken_source(
-        deploy_env.root, "broken-behind-proxy", "app/api/middleware.py",
-        re.escape('incoming = Headers(scope=scope).get("x-request-id", "")'),
-        'incoming = Headers(scope=scope).get("x-request-id", "")\n'
-        '        if "x-forwarded-for" in Headers(scope=scope):\n'
-        '            raise RuntimeError("broken behind the proxy")',
-    )  # fmt: skip
+        deploy_env.root, "broken-behind-proxy", breakages.BROKEN_BEHIND_THE_PROXY
+    )
     result = deploy_env.invoke(
         "deploy", "--env", ENV_NAME, "--version", "bad-verify", "--source", str(source)
     )
