@@ -20,6 +20,13 @@ class Breakage:
     pattern: str
     replacement: str
 
+    def apply(self, source: str) -> str:
+        """``source`` (the text of :attr:`path`) with the change; an AssertionError naming
+        the file and the pattern when the pattern no longer matches it."""
+        changed, found = re.subn(self.pattern, lambda _match: self.replacement, source, count=1)
+        assert found, f"{self.path} no longer matches {self.pattern!r}"
+        return changed
+
 
 NOT_READY = Breakage(
     "app/api/routes/ops.py",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -120,9 +119,5 @@ def broken_source(root: Path, name: str, breakage: Breakage) -> Path:
         shutil.copy2(ROOT / file, target / file)
     shutil.copytree(ROOT / "app", target / "app", ignore=shutil.ignore_patterns("__pycache__"))
     module = target / breakage.path
-    changed, found = re.subn(
-        breakage.pattern, lambda _match: breakage.replacement, module.read_text(), count=1
-    )
-    assert found, f"{breakage.path} no longer matches {breakage.pattern!r}"
-    module.write_text(changed)
+    module.write_text(breakage.apply(module.read_text()))
     return target

@@ -25,7 +25,6 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 from alembic import op
 
@@ -81,7 +80,7 @@ def _place_order_0003() -> str:
     spec = importlib.util.spec_from_file_location("place_order_function_0003", path)
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load {path}")
-    module: ModuleType = importlib.util.module_from_spec(spec)
+    module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return str(module.PLACE_ORDER)
 
@@ -90,8 +89,12 @@ def _with_the_call(place_order: str) -> str:
     """``place_order`` reading its makers with one call instead of the window queries."""
     start = place_order.index("  IF v_bound IS NOT NULL AND p_side = 'buy' THEN\n")
     end = place_order.index("  END IF;\n", place_order.index("  ELSIF v_bound IS NOT NULL THEN"))
-    replaced = place_order[:start] + CALL + place_order[end + len("  END IF;\n") :]
-    return replaced.replace(
+    return place_order[:start] + CALL + place_order[end + len("  END IF;\n") :]
+
+
+def _replacing(place_order: str) -> str:
+    """``place_order``'s text as a replacement of the function in place."""
+    return place_order.replace(
         "CREATE FUNCTION place_order(", "CREATE OR REPLACE FUNCTION place_order("
     )
 
@@ -101,15 +104,12 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(CROSSING_MAKERS)
-    op.execute(_with_the_call(_place_order_0003()))
+    op.execute(_replacing(_with_the_call(_place_order_0003())))
 
 
 def downgrade() -> None:
     """``place_order`` as 0003 wrote it; drop the function."""
     if op.get_bind().dialect.name != "postgresql":
         return
-    original = _place_order_0003()
-    op.execute(
-        original.replace("CREATE FUNCTION place_order(", "CREATE OR REPLACE FUNCTION place_order(")
-    )
+    op.execute(_replacing(_place_order_0003()))
     op.execute("DROP FUNCTION trading_crossing_makers(bigint, varchar, numeric, numeric)")
