@@ -80,15 +80,26 @@ async def current_caller(
     return Caller(*found)
 
 
-async def caller_user_id(
-    runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> int:
+@dataclass(frozen=True, slots=True)
+class UnreadCaller:
+    """A verified token's user id, not read yet, and the runtime to act with."""
+
+    user_id: int
+    runtime: Runtime
+
+
+async def unread_caller(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> UnreadCaller:
     """The bearer token's user, verified and rate limited but not read: for a service
     that checks the user is active in its own transaction
-    (:func:`app.services.orders.place_order_for_user`), saving a round trip."""
+    (:func:`app.services.orders.place_order_for_user`), saving a round trip. It hands
+    over the runtime too: the order routes are the hot path, and each dependency
+    FastAPI solves costs every request."""
+    runtime: Runtime = request.app.state.runtime
     claims = _verified(runtime, token)
     await _limit_user(runtime, claims.user_id)
-    return claims.user_id
+    return UnreadCaller(claims.user_id, runtime)
 
 
 def _verified(runtime: Runtime, token: str | None) -> TokenClaims:
@@ -122,7 +133,7 @@ async def _limit_user(runtime: Runtime, user_id: int) -> None:
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
-CallerUserIdDep = Annotated[int, Depends(caller_user_id)]
+UnreadCallerDep = Annotated[UnreadCaller, Depends(unread_caller)]
 
 
 async def admin_caller(caller: CallerDep) -> Caller:

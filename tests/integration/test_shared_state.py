@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
@@ -48,6 +50,68 @@ async def test_redis_cache_round_trip(redis_url: str) -> None:
         assert await cache.get("k") == b"v"
         await cache.delete("k")
         assert await cache.get("k") is None
+    finally:
+        await client.aclose()
+
+
+class HeldDeletes:
+    """A real Redis client whose DELs are counted and wait for ``release`` (or fail)."""
+
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self.sent: list[tuple[str, ...]] = []
+        self.release = asyncio.Event()
+        self.error: Exception | None = None
+
+    async def delete(self, *keys: str) -> Any:
+        """Record the DEL, hold it until released, then send it (or raise ``error``)."""
+        self.sent.append(tuple(sorted(keys)))
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+        return await self.client.delete(*keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+async def test_redis_cache_deletes_ride_together_and_none_returns_early(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    held = HeldDeletes(client)
+    cache = RedisCache(held, "c" + uuid.uuid4().hex[:8] + ":")  # type: ignore[arg-type]
+    try:
+        await cache.set("a", b"1", 5)
+        first = asyncio.create_task(cache.delete("a"))
+        await asyncio.sleep(0.01)  # the first DEL is in flight, held
+        await cache.set("a", b"2", 5)  # written after that DEL was sent
+        await cache.set("b", b"3", 5)
+        later = [asyncio.create_task(cache.delete(key)) for key in ("a", "b", "a")]
+        await asyncio.sleep(0.01)
+        assert not any(task.done() for task in [first, *later]), "no DEL has completed yet"
+        held.release.set()
+        await asyncio.gather(first, *later)
+        assert len(held.sent) == 2, f"four deletes, two DELs expected: {held.sent}"
+        assert [len(keys) for keys in held.sent] == [1, 2], held.sent
+        assert await cache.get("a") is None, "a delete returned before a DEL sent after it"
+        assert await cache.get("b") is None
+    finally:
+        await client.aclose()
+
+
+async def test_redis_cache_delete_failure_reaches_every_caller(redis_url: str) -> None:
+    client = Redis.from_url(redis_url)
+    held = HeldDeletes(client)
+    held.error = ConnectionError("redis went away")
+    cache = RedisCache(held, "c" + uuid.uuid4().hex[:8] + ":")  # type: ignore[arg-type]
+    try:
+        calls = [asyncio.create_task(cache.delete(key)) for key in ("a", "b")]
+        await asyncio.sleep(0.01)
+        held.release.set()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert [str(outcome) for outcome in outcomes] == ["redis went away"] * 2
+        held.error = None
+        await cache.delete("a")  # the next DEL goes out afresh
+        assert len(held.sent) == 2, held.sent
     finally:
         await client.aclose()
 

@@ -11,13 +11,13 @@ from app.api.convert import order_out, orders_out, symbol_of
 from app.api.deps import (
     DEFAULT_PAGE_SIZE,
     CallerDep,
-    CallerUserIdDep,
     Cursor,
     PageLimit,
     ReadSessionDep,
     RowId,
     RuntimeDep,
     SessionsDep,
+    UnreadCallerDep,
     decode_cursor,
     encode_cursor,
 )
@@ -56,9 +56,7 @@ async def _invalidate_book(runtime: Runtime, symbol: str) -> None:
     },
     summary="Place an order",
 )
-async def place_order(
-    body: OrderIn, user_id: CallerUserIdDep, runtime: RuntimeDep, sessions: SessionsDep
-) -> Response:
+async def place_order(body: OrderIn, caller: UnreadCallerDep) -> Response:
     """Check, match and settle an order in one transaction.
 
     Replaying a ``client_order_id`` with the same payload returns the original
@@ -75,8 +73,12 @@ async def place_order(
         client_order_id=body.client_order_id,
     )
     # Who the caller is gets checked in the order's own transaction (one round trip).
+    runtime = caller.runtime
     result = await order_service.place_order_for_user(
-        sessions, user_id, request, collar=runtime.settings.market_order_collar
+        runtime.database.sessions,
+        caller.user_id,
+        request,
+        collar=runtime.settings.market_order_collar,
     )
     order = result.order
     if result.replayed:
@@ -152,12 +154,11 @@ async def get_order(
     responses=error_responses(401, 404, 409, 422, 429),
     summary="Cancel an order",
 )
-async def cancel_order(
-    order_id: RowId, user_id: CallerUserIdDep, runtime: RuntimeDep, sessions: SessionsDep
-) -> OrderOut:
+async def cancel_order(order_id: RowId, caller: UnreadCallerDep) -> OrderOut:
     """Cancel an open order and release its reservation; a closed order is a 409."""
     # Who the caller is gets checked in the cancel's own transaction (one round trip).
-    order = await cancels.cancel_order_for_user(sessions, user_id, order_id)
+    runtime = caller.runtime
+    order = await cancels.cancel_order_for_user(runtime.database.sessions, caller.user_id, order_id)
     symbol = await symbol_of(runtime, order.instrument_id)
     await _invalidate_book(runtime, symbol)
     return order_out(order, symbol)
