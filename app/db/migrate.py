@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -34,6 +35,15 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError("no migrations found")
     return head
+
+
+def revision_module(revision: str) -> ModuleType:
+    """The module of one revision, loaded: a later revision that replaces a function
+    builds on the earlier one's SQL text instead of repeating it."""
+    script = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    if script is None:
+        raise RuntimeError(f"no revision {revision}")
+    return script.module
 
 
 def _current(connection: Connection) -> str | None:

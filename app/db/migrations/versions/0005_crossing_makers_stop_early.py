@@ -22,11 +22,11 @@ nothing.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 
 from alembic import op
+
+from app.db.migrate import revision_module
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -75,14 +75,8 @@ CALL = """  IF v_bound IS NOT NULL THEN
 
 
 def _place_order_0003() -> str:
-    """0003's ``CREATE FUNCTION place_order`` text (revisions are files, not a package)."""
-    path = Path(__file__).with_name("0003_place_order_function.py")
-    spec = importlib.util.spec_from_file_location("place_order_function_0003", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.PLACE_ORDER)
+    """0003's ``CREATE FUNCTION place_order`` text."""
+    return str(revision_module("0003").PLACE_ORDER)
 
 
 def _with_the_call(place_order: str) -> str:
@@ -99,12 +93,17 @@ def _replacing(place_order: str) -> str:
     )
 
 
+def place_order_function() -> str:
+    """This revision's ``place_order``, as a replacement of the function in place."""
+    return _replacing(_with_the_call(_place_order_0003()))
+
+
 def upgrade() -> None:
     """Create the function and call it from ``place_order`` (PostgreSQL only)."""
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(CROSSING_MAKERS)
-    op.execute(_replacing(_with_the_call(_place_order_0003())))
+    op.execute(place_order_function())
 
 
 def downgrade() -> None:
