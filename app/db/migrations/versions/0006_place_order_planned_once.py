@@ -40,7 +40,7 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CROSSING_MAKERS = """
+CROSSING_MAKERS_TEXT = """
 CREATE OR REPLACE FUNCTION trading_crossing_makers(
   p_instrument_id bigint, p_side varchar, p_bound numeric, p_qty numeric)
 RETURNS orders[]
@@ -62,29 +62,33 @@ DECLARE
   v_ahead numeric := 0;
 BEGIN
   IF p_side = 'buy' THEN
-    OPEN asks;
-    LOOP
-      EXIT WHEN v_ahead >= p_qty;
-      FETCH asks INTO s;
-      EXIT WHEN NOT FOUND;
-      makers := makers || s;
-      v_ahead := v_ahead + (s.qty - s.filled_qty);
-    END LOOP;
-    CLOSE asks;
+-- asks
   ELSE
-    OPEN bids;
-    LOOP
-      EXIT WHEN v_ahead >= p_qty;
-      FETCH bids INTO s;
-      EXIT WHEN NOT FOUND;
-      makers := makers || s;
-      v_ahead := v_ahead + (s.qty - s.filled_qty);
-    END LOOP;
-    CLOSE bids;
+-- bids
   END IF;
   RETURN makers;
 END $$
 """
+
+
+def _walk(cursor: str) -> str:
+    """The loop that takes makers from ``cursor`` while less than p_qty is ahead."""
+    return f"""\
+    OPEN {cursor};
+    LOOP
+      EXIT WHEN v_ahead >= p_qty;
+      FETCH {cursor} INTO s;
+      EXIT WHEN NOT FOUND;
+      makers := makers || s;
+      v_ahead := v_ahead + (s.qty - s.filled_qty);
+    END LOOP;
+    CLOSE {cursor};
+"""
+
+
+CROSSING_MAKERS = CROSSING_MAKERS_TEXT.replace("-- asks\n", _walk("asks")).replace(
+    "-- bids\n", _walk("bids")
+)
 
 PLANNED_ONCE = (
     "LANGUAGE plpgsql AS $$\nDECLARE\n  b instruments%ROWTYPE;",
@@ -102,13 +106,8 @@ POSITIONS_READ_FIRST = (
 )
 
 MAKERS_UPDATE = (
-    """\
-    UPDATE orders AS u SET filled_qty = x.f, filled_notional = x.n, reserved_cash = x.r,
-        status = x.s, updated_at = p_now
-      FROM unnest(maker_ids, maker_filled, maker_notional, maker_reserved, maker_status)
-           AS x(id, f, n, r, s)
-      WHERE u.id = x.id;
-""",
+    "    UPDATE orders AS u SET filled_qty",
+    "      WHERE u.id = x.id;\n",
     """\
     FOR i IN 1 .. cardinality(maker_ids) LOOP
       UPDATE orders SET filled_qty = maker_filled[i], filled_notional = maker_notional[i],
@@ -117,18 +116,12 @@ MAKERS_UPDATE = (
     END LOOP;
 """,
 )
+"""The makers' rows: 0005's join over their arrays (first line, last line), and what
+replaces it."""
 
 PARTIES_UPDATE = (
-    """\
-  UPDATE accounts AS u SET cash = x.c, reserved_cash = x.r
-    FROM unnest(ids, a_cash, a_rcash, a_cash0, a_rcash0) AS x(id, c, r, c0, r0)
-    WHERE u.id = x.id AND (x.c <> x.c0 OR x.r <> x.r0);
-  UPDATE positions AS u SET qty = x.q, reserved_qty = x.rq, avg_price = x.a,
-      realized_pnl = x.p, updated_at = p_now
-    FROM unnest(pos_ids, a_qty, a_rqty, a_avg, a_pnl, a_qty0, a_rqty0, a_avg0, a_pnl0)
-         AS x(id, q, rq, a, p, q0, rq0, a0, p0)
-    WHERE u.id = x.id AND (x.q <> x.q0 OR x.rq <> x.rq0 OR x.a <> x.a0 OR x.p <> x.p0);
-""",
+    "  UPDATE accounts AS u SET cash",
+    "OR x.a <> x.a0 OR x.p <> x.p0);\n",
     """\
   FOR i IN 1 .. cardinality(ids) LOOP
     IF a_cash[i] <> a_cash0[i] OR a_rcash[i] <> a_rcash0[i] THEN
@@ -143,13 +136,16 @@ PARTIES_UPDATE = (
   END LOOP;
 """,
 )
+"""The accounts' and positions' rows, likewise."""
 
 
-def _edit(text: str, old: str, new: str) -> str:
-    """``text`` with its one ``old`` replaced (an error if ``old`` is not there once)."""
-    if text.count(old) != 1:
-        raise RuntimeError(f"place_order: expected once, found {text.count(old)}: {old[:60]!r}")
-    return text.replace(old, new)
+def _replace(text: str, first: str, last: str, new: str) -> str:
+    """``text`` with the one span from ``first`` to ``last`` (inclusive) replaced."""
+    if text.count(first) != 1:
+        raise RuntimeError(f"place_order: expected once, found {text.count(first)}: {first!r}")
+    start = text.index(first)
+    end = text.index(last, start) + len(last)
+    return text[:start] + new + text[end:]
 
 
 def _positions_read_first(text: str) -> str:
@@ -166,8 +162,10 @@ def _positions_read_first(text: str) -> str:
 def place_order_function() -> str:
     """This revision's ``place_order``: 0005's with the edits above."""
     text = str(revision_module("0005").place_order_function())
-    for old, new in (PLANNED_ONCE, MAKERS_UPDATE, PARTIES_UPDATE):
-        text = _edit(text, old, new)
+    old, new = PLANNED_ONCE
+    text = _replace(text, old, old, new)
+    for first, last, replacement in (MAKERS_UPDATE, PARTIES_UPDATE):
+        text = _replace(text, first, last, replacement)
     return _positions_read_first(text)
 
 
