@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.core.exits import CHECK_FAILED, DONE
+from ops.core.exits import CANNOT_RUN, CHECK_FAILED, DONE
 from ops.security import secrets
 from ops.security.findings import Severity
 from ops.security.scanner import ScanError
@@ -109,3 +109,47 @@ def test_update_baseline_adds_new_findings_unreviewed(
     assert any("unreviewed baseline entry" in f.message for f in result.findings)
     recorded = json.loads(baseline.read_text())["results"]
     assert "config/cloud.env" in recorded
+
+
+HANGING_ONCE = """#!/bin/sh
+# detect-secrets as it was seen to hang once: the first run never returns
+if [ ! -e "{marker}" ]; then touch "{marker}"; exec sleep 60; fi
+echo '{{"version": "1.5.0", "results": {{}}}}'
+"""
+HANGING = """#!/bin/sh
+exec sleep 60
+"""
+
+
+def _stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """The gate's ``detect-secrets`` is one running ``script``; runs time out after 1 s."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / secrets.TOOL
+    program.write_text(script.format(marker=tmp_path / "hung-once"))
+    program.chmod(0o755)
+    monkeypatch.setattr(secrets, "find_executable", lambda *_args, **_options: str(program))
+    monkeypatch.setattr(secrets, "SCAN_TIMEOUT", 1.0)
+
+
+def test_a_scan_that_hangs_is_run_once_more(
+    vulnerable_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_gate: RunGate
+) -> None:
+    _stand_in(tmp_path, monkeypatch, HANGING_ONCE)
+    ran = run_gate(secrets.main, "--root", str(vulnerable_tree))
+    assert ran.code == DONE, ran.err
+    assert "did not finish within 1s; running it once more" in ran.err
+
+
+def test_a_scan_that_hangs_twice_cannot_run(
+    vulnerable_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_gate: RunGate
+) -> None:
+    _stand_in(tmp_path, monkeypatch, HANGING)
+    ran = run_gate(secrets.main, "--root", str(vulnerable_tree))
+    assert ran.code == CANNOT_RUN, ran.out + ran.err
+    assert ran.err.count("did not finish within 1s") == 2, ran.err
+
+
+def test_the_scan_never_asks_the_issuers(tmp_path: Path) -> None:
+    argv = secrets.command("detect-secrets", ["a.env"], tmp_path / "baseline")
+    assert "--no-verify" in argv, "findings must not be sent to AWS, Slack, ... to verify"
