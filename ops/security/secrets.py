@@ -36,8 +36,10 @@ BASELINE = ROOT / ".secrets.baseline"
 # Content hashes, not secrets: the lock's artifact hashes and the baseline's hashed secrets.
 NOT_SCANNED = ("uv.lock", ".secrets.baseline")
 SCAN_TIMEOUT = 45.0
-"""Seconds one detect-secrets run may take (the repository's takes about 8 s here)
-before it is killed and run once more: see :func:`_detect`."""
+SCAN_SECONDS_PER_FILE = 0.1
+"""How long one detect-secrets run may take before it is killed and run once more
+(:func:`_detect`): :data:`SCAN_TIMEOUT`, or this much a file when that is longer. The
+repository's ~400 files take about 8 s here, every blob of its history about 30 s."""
 EXCLUDE_FILES = r"^(uv\.lock|\.secrets\.baseline|" + re.escape(FIXTURES) + r".*)$"
 MAX_BLOB_BYTES = 1_000_000
 
@@ -146,14 +148,16 @@ def _detect(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Completed
 
     detect-secrets scans several files in a ``multiprocessing`` pool, and once in CI
     (2026-12-03) a run of the test tree that takes 0.75 s never returned -- not seen in
-    40 runs since. A run still going after :data:`SCAN_TIMEOUT` is killed and started
-    again; a second hang is :class:`CommandTimedOut` (the gate cannot run, exit 2).
+    40 runs since. A run still going after its time (:data:`SCAN_SECONDS_PER_FILE`) is
+    killed and started again; a second hang is :class:`CommandTimedOut` (the gate cannot
+    run, exit 2).
     """
+    timeout = max(SCAN_TIMEOUT, SCAN_SECONDS_PER_FILE * len(argv))
     try:
-        return check(argv, cwd=cwd, env=env, timeout=SCAN_TIMEOUT)
+        return check(argv, cwd=cwd, env=env, timeout=timeout)
     except CommandTimedOut as first:
         print(f"secrets: {first}; running it once more", file=sys.stderr)
-        return check(argv, cwd=cwd, env=env, timeout=SCAN_TIMEOUT)
+        return check(argv, cwd=cwd, env=env, timeout=timeout)
 
 
 @dataclass(frozen=True, slots=True)

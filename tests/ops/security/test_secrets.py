@@ -130,6 +130,7 @@ def _stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> N
     program.chmod(0o755)
     monkeypatch.setattr(secrets, "find_executable", lambda *_args, **_options: str(program))
     monkeypatch.setattr(secrets, "SCAN_TIMEOUT", 1.0)
+    monkeypatch.setattr(secrets, "SCAN_SECONDS_PER_FILE", 0.0)
 
 
 def test_a_scan_that_hangs_is_run_once_more(
