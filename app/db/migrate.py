@@ -46,6 +46,17 @@ def revision_module(revision: str) -> ModuleType:
     return script.module
 
 
+def on_postgresql(*statements: str) -> None:
+    """Run ``statements`` in the migration under way, on PostgreSQL only: the trading
+    functions exist there alone (SQLite keeps the Python path)."""
+    from alembic import op
+
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for statement in statements:
+        op.execute(statement)
+
+
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from app.db.migrate import on_postgresql
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -350,15 +350,9 @@ DROPS = (
 
 def upgrade() -> None:
     """Create the functions (PostgreSQL only)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for statement in FUNCTIONS:
-        op.execute(statement)
+    on_postgresql(*FUNCTIONS)
 
 
 def downgrade() -> None:
     """Drop them again."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for statement in DROPS:
-        op.execute(statement)
+    on_postgresql(*DROPS)

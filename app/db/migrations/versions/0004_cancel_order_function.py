@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from app.db.migrate import on_postgresql
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -88,13 +88,9 @@ DROP = "DROP FUNCTION IF EXISTS cancel_order(bigint, bigint, bigint, timestamptz
 
 def upgrade() -> None:
     """Create the function (PostgreSQL only)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(CANCEL_ORDER)
+    on_postgresql(CANCEL_ORDER)
 
 
 def downgrade() -> None:
     """Drop it again."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(DROP)
+    on_postgresql(DROP)

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
-
-from app.db.migrate import revision_module
+from app.db.migrate import on_postgresql, revision_module
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -100,15 +98,12 @@ def place_order_function() -> str:
 
 def upgrade() -> None:
     """Create the function and call it from ``place_order`` (PostgreSQL only)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(CROSSING_MAKERS)
-    op.execute(place_order_function())
+    on_postgresql(CROSSING_MAKERS, place_order_function())
 
 
 def downgrade() -> None:
     """``place_order`` as 0003 wrote it; drop the function."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(_replacing(_place_order_0003()))
-    op.execute("DROP FUNCTION trading_crossing_makers(bigint, varchar, numeric, numeric)")
+    on_postgresql(
+        _replacing(_place_order_0003()),
+        "DROP FUNCTION trading_crossing_makers(bigint, varchar, numeric, numeric)",
+    )

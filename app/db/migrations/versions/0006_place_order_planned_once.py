@@ -31,9 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
-
-from app.db.migrate import revision_module
+from app.db.migrate import on_postgresql, revision_module
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -171,16 +169,11 @@ def place_order_function() -> str:
 
 def upgrade() -> None:
     """Replace both functions (PostgreSQL only)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(CROSSING_MAKERS)
-    op.execute(place_order_function())
+    on_postgresql(CROSSING_MAKERS, place_order_function())
 
 
 def downgrade() -> None:
     """Both functions as 0005 wrote them."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
     earlier = revision_module("0005")
-    op.execute(earlier.CROSSING_MAKERS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
-    op.execute(earlier.place_order_function())
+    crossing = earlier.CROSSING_MAKERS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+    on_postgresql(crossing, earlier.place_order_function())
