@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from types import ModuleType
 
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -49,8 +49,6 @@ def revision_module(revision: str) -> ModuleType:
 def on_postgresql(*statements: str) -> None:
     """Run ``statements`` in the migration under way, on PostgreSQL only: the trading
     functions exist there alone (SQLite keeps the Python path)."""
-    from alembic import op
-
     if op.get_bind().dialect.name != "postgresql":
         return
     for statement in statements:

@@ -59,8 +59,7 @@ def command(detect_secrets: str, files: Sequence[str], baseline: Path | None = N
 
     ``--no-verify``: by default detect-secrets checks some kinds of finding with the
     issuer (an AWS key pair goes to AWS STS, a Slack token to Slack) -- a gate must not
-    send what it finds to third parties, and with no route out each such request waits
-    for TCP's connect timeout (about two minutes) with no timeout of its own."""
+    send what it finds to third parties."""
     update = ["--baseline", str(baseline)] if baseline else []
     scan = [detect_secrets, "scan", "--no-verify", "--exclude-files", EXCLUDE_FILES]
     return [*scan, *update, *files]

@@ -89,10 +89,11 @@ CROSSING_MAKERS = CROSSING_MAKERS_TEXT.replace("-- asks\n", _walk("asks")).repla
 )
 
 PLANNED_ONCE = (
-    "LANGUAGE plpgsql AS $$\nDECLARE\n  b instruments%ROWTYPE;",
-    "LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$\n"
-    "DECLARE\n  b instruments%ROWTYPE;",
+    "LANGUAGE plpgsql AS $$",
+    "LANGUAGE plpgsql AS $$",
+    "LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$",
 )
+"""The function's header (first line, last line), and what replaces it."""
 
 POSITIONS_READ = """\
     FROM accounts a JOIN positions p ON p.account_id = a.id AND p.instrument_id = b.id
@@ -160,9 +161,7 @@ def _positions_read_first(text: str) -> str:
 def place_order_function() -> str:
     """This revision's ``place_order``: 0005's with the edits above."""
     text = str(revision_module("0005").place_order_function())
-    old, new = PLANNED_ONCE
-    text = _replace(text, old, old, new)
-    for first, last, replacement in (MAKERS_UPDATE, PARTIES_UPDATE):
+    for first, last, replacement in (PLANNED_ONCE, MAKERS_UPDATE, PARTIES_UPDATE):
         text = _replace(text, first, last, replacement)
     return _positions_read_first(text)
 
