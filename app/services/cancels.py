@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.db.models import Order, utcnow
 from app.domain.enums import OrderStatus, Side
@@ -68,10 +68,8 @@ async def _cancel_for(
     order_id: int,
     in_database: bool | None,
 ) -> Order:
-    engine: AsyncEngine = sessions.kw["bind"]
-    if in_database is None:
-        in_database = engine.dialect.name == "postgresql"
-    if in_database:
+    engine = sql.bound_engine(sessions)
+    if sql.in_database(engine, in_database):
         found = await sql.call_in_database(
             engine, sql.CANCEL_IN_DATABASE, owner.user_id, owner.account_id, order_id, utcnow()
         )

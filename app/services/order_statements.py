@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.db.models import (
@@ -215,6 +215,18 @@ CANCEL_IN_DATABASE = "SELECT * FROM cancel_order($1, $2, $3, $4)"
 the time; it answers with the order as stored and whether it was cancelled now
 (``o_canceled``: false when it was not open), or no row when the caller has no such
 order."""
+
+
+def bound_engine(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine ``sessions`` open their sessions on."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine
+
+
+def in_database(engine: AsyncEngine, requested: bool | None) -> bool:
+    """Whether an order operation runs as the database's trading function: as
+    ``requested``, or by default wherever the functions exist (PostgreSQL)."""
+    return engine.dialect.name == "postgresql" if requested is None else requested
 
 
 async def call_in_database(engine: AsyncEngine, statement: str, *arguments: Any) -> Any:

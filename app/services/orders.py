@@ -137,11 +137,9 @@ async def _place_for(
     collar: Decimal,
     in_database: bool | None,
 ) -> PlaceResult:
-    engine: AsyncEngine = sessions.kw["bind"]
-    if in_database is None:
-        in_database = engine.dialect.name == "postgresql"
+    engine = sql.bound_engine(sessions)
     try:
-        if in_database:
+        if sql.in_database(engine, in_database):
             return await _place_in_database(engine, owner, request, collar)
         async with sessions() as session, session.begin():
             account_id = await accounts.account_of(session, owner)

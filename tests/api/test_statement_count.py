@@ -43,18 +43,25 @@ COLLAR = D("0.05")
 
 
 @contextmanager
+def listening(database: Database, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """``listener`` attached to the engine's event ``name`` for the block."""
+    target = database.engine.sync_engine
+    event.listen(target, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(target, name, listener)
+
+
+@contextmanager
 def counting(database: Database) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement.split()[0].upper())
 
-    target = database.engine.sync_engine
-    event.listen(target, "before_cursor_execute", record)
-    try:
+    with listening(database, "before_cursor_execute", record):
         yield statements
-    finally:
-        event.remove(target, "before_cursor_execute", record)
 
 
 @contextmanager
@@ -74,12 +81,10 @@ def counting_at_the_driver(database: Database) -> Iterator[list[str]]:
             driver.add_query_logger(log)
             logged.append(driver)
 
-    target = database.engine.sync_engine
-    event.listen(target, "checkout", checked_out)
     try:
-        yield queries
+        with listening(database, "checkout", checked_out):
+            yield queries
     finally:
-        event.remove(target, "checkout", checked_out)
         for driver in logged:
             driver.remove_query_logger(log)
 

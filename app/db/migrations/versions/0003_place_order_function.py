@@ -60,7 +60,21 @@ BEGIN
 END $$
 """
 
-PLACE_ORDER = """
+# The caller's account: given a user id, only if that user is active (SQLSTATE 28000
+# otherwise). cancel_order (0004) starts the same way; the functions' texts hold it as
+# the line CALLER.
+CALLER_ACCOUNT = """\
+  IF p_user_id IS NOT NULL THEN
+    SELECT a.id INTO p_account_id FROM users u JOIN accounts a ON a.user_id = u.id
+      WHERE u.id = p_user_id AND u.is_active;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'token is invalid' USING ERRCODE = 'invalid_authorization_specification';
+    END IF;
+  END IF;
+"""
+CALLER = "  -- CALLER_ACCOUNT\n"
+
+PLACE_ORDER_TEXT = """
 CREATE FUNCTION place_order(
   p_user_id bigint, p_account_id bigint, p_symbol varchar, p_side varchar, p_type varchar,
   p_tif varchar,
@@ -102,13 +116,7 @@ DECLARE
 BEGIN
   -- By user (a bearer token's subject): their account, if the user is active -- checked
   -- in the order's own transaction; SQLSTATE 28000 is the service's 401.
-  IF p_user_id IS NOT NULL THEN
-    SELECT a.id INTO p_account_id FROM users u JOIN accounts a ON a.user_id = u.id
-      WHERE u.id = p_user_id AND u.is_active;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'token is invalid' USING ERRCODE = 'invalid_authorization_specification';
-    END IF;
-  END IF;
+  -- CALLER_ACCOUNT
   -- order_statements.LOCK_BOOK: the symbol's book, then the idempotency lookup
   SELECT * INTO b FROM instruments WHERE symbol = p_symbol FOR UPDATE;
   IF NOT FOUND THEN
@@ -339,6 +347,7 @@ BEGIN
 END $$
 """
 
+PLACE_ORDER = PLACE_ORDER_TEXT.replace(CALLER, CALLER_ACCOUNT)
 FUNCTIONS = (ROUND_HALF_EVEN, NOTIONAL, PLACE_ORDER)
 DROPS = (
     "DROP FUNCTION IF EXISTS place_order(bigint, bigint, varchar, varchar, varchar, varchar,"

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.db.migrate import on_postgresql
+from app.db.migrate import on_postgresql, revision_module
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# The function's text; it starts as place_order does, with 0003's CALLER_ACCOUNT.
 CANCEL_ORDER = """
 CREATE FUNCTION cancel_order(
   p_user_id bigint, p_account_id bigint, p_order_id bigint, p_now timestamptz)
@@ -43,13 +44,7 @@ DECLARE
   o orders%ROWTYPE;
   v_released numeric;
 BEGIN
-  IF p_user_id IS NOT NULL THEN
-    SELECT a.id INTO p_account_id FROM users u JOIN accounts a ON a.user_id = u.id
-      WHERE u.id = p_user_id AND u.is_active;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'token is invalid' USING ERRCODE = 'invalid_authorization_specification';
-    END IF;
-  END IF;
+  -- CALLER_ACCOUNT
   -- order_statements.LOCK_ORDER_BOOK: the instrument of one of the caller's orders
   PERFORM 1 FROM instruments
     WHERE id = (SELECT instrument_id FROM orders
@@ -86,9 +81,15 @@ END $$
 DROP = "DROP FUNCTION IF EXISTS cancel_order(bigint, bigint, bigint, timestamptz)"
 
 
+def cancel_order_function() -> str:
+    """The SQL that creates ``cancel_order``."""
+    first = revision_module("0003")
+    return str(CANCEL_ORDER.replace(first.CALLER, first.CALLER_ACCOUNT))
+
+
 def upgrade() -> None:
     """Create the function (PostgreSQL only)."""
-    on_postgresql(CANCEL_ORDER)
+    on_postgresql(cancel_order_function())
 
 
 def downgrade() -> None:
