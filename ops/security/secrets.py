@@ -8,7 +8,9 @@ kind, never by value:
 - a baseline entry nobody reviewed yet (``detect-secrets audit .secrets.baseline``);
 - a baseline entry reviewed as a real secret (rotate it, then remove it);
 - with ``--history``: a secret in any commit reachable from a ref, even one
-  deleted since (it is still in every clone: rotate it).
+  deleted since (it is still in every clone: rotate it). Such a finding's rule is
+  ``history-<kind>``, so that a reviewed suppression of a past false positive does
+  not cover the working tree.
 
 ``--update-baseline`` adds new findings to the baseline, unreviewed, for an audit.
 """
@@ -196,12 +198,22 @@ def judge_history(
             continue
         seen.add(key)
         hit = item.hit
+        rule = history_rule(hit.kind)
         message = (
             f"potential secret ({hit.kind}) in git history, as of commit {item.commit}: it is in "
-            "every clone; rotate it, then accept the finding in security/suppressions.toml"
+            "every clone -- rotate a real one; accept a false positive in "
+            f"security/suppressions.toml as rule {rule}"
         )
-        findings.append(Finding(NAME, _slug(hit.kind), Severity.HIGH, message, hit.path, hit.line))
+        findings.append(Finding(NAME, rule, Severity.HIGH, message, hit.path, hit.line))
     return findings
+
+
+def history_rule(kind: str) -> str:
+    """The rule id of a finding in history only: ``history-`` and the kind's slug.
+
+    Its own id lets a reviewed suppression accept a past false positive (a test's
+    placeholder, since changed) without covering the same kind in the working tree."""
+    return f"history-{_slug(kind)}"
 
 
 def _history_blobs(root: Path) -> dict[str, tuple[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from ops.core.exits import CANNOT_RUN, CHECK_FAILED, DONE
 from ops.security import secrets
 from ops.security.findings import Severity
-from ops.security.scanner import ScanError
+from ops.security.scanner import ScanError, utc_today
 from tests.ops.security.conftest import RunGate, failing, options, require_tool
 
 # AWS's documented example key id, assembled so that this file holds no key itself.
@@ -83,11 +84,45 @@ def test_history_finds_a_key_deleted_from_the_tree(
     assert run_gate(secrets.main, *root).code == DONE, "the working tree is clean"
     ran = run_gate(secrets.main, *root, "--history")
     assert ran.code == CHECK_FAILED
-    found = "aws-access-key at settings.env:1: potential secret (AWS Access Key) in git history"
+    found = (
+        "history-aws-access-key at settings.env:1: potential secret (AWS Access Key) in git history"
+    )
     assert found in ran.err
     assert "as of commit " in ran.err
-    assert "rotate it" in ran.err
+    assert "rotate a real one" in ran.err
+    assert "as rule history-aws-access-key" in ran.err
     assert EXAMPLE_KEY not in ran.err
+
+
+def history_suppression(tmp_path: Path, rule: str) -> Path:
+    """A suppression list accepting ``rule`` of the secrets gate in settings.env."""
+    expires = utc_today() + timedelta(days=30)
+    path = tmp_path / "suppressions.toml"
+    path.write_text(
+        f'[[suppression]]\ntool = "secrets"\nrule = "{rule}"\npath = "settings.env"\n'
+        'reason = "a documented example key, removed since"\n'
+        f'expires = {expires.isoformat()}\nreviewed_by = "test"\n'
+    )
+    return path
+
+
+def test_a_past_false_positive_is_accepted_without_covering_the_tree(
+    repo_with_a_removed_key: Path, tmp_path: Path, run_gate: RunGate
+) -> None:
+    require_tool("detect-secrets")
+    rule = secrets.history_rule("AWS Access Key")
+    assert rule == "history-aws-access-key"
+    accepted = ["--suppressions", str(history_suppression(tmp_path, rule))]
+    root = ["--root", str(repo_with_a_removed_key)]
+    ran = run_gate(secrets.main, *root, "--history", *accepted)
+    assert ran.code == DONE, ran.err
+    assert "suppressed after review: history-aws-access-key settings.env (x1)" in ran.out
+
+    # The same kind of secret in today's tree is not covered by the history acceptance.
+    (repo_with_a_removed_key / "settings.env").write_text(f"AWS_ACCESS_KEY_ID={EXAMPLE_KEY}\n")
+    ran = run_gate(secrets.main, *root, "--history", *accepted)
+    assert ran.code == CHECK_FAILED
+    assert "aws-access-key at settings.env:1: new potential secret (AWS Access Key)" in ran.err
 
 
 def test_history_needs_a_git_checkout(tmp_path: Path, reports: Path) -> None:
