@@ -21,6 +21,7 @@ from app.api.deps import (
     decode_cursor,
     encode_cursor,
 )
+from app.api.routing import post_direct
 from app.api.schemas import (
     SYMBOL_PATTERN,
     CancelAllOut,
@@ -46,7 +47,9 @@ async def _invalidate_book(runtime: Runtime, symbol: str) -> None:
         return
 
 
-@router.post(
+# The two hot routes skip FastAPI's generic dependency solver (app/api/routing.py).
+@post_direct(
+    router,
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OrderOut,
@@ -95,12 +98,14 @@ async def place_order(body: OrderIn, caller: UnreadCallerDep) -> Response:
             await _invalidate_book(runtime, body.symbol)
     # The order is of the symbol asked for (a replay's payload is the same, or it is a
     # 409), and the body is built here, once: FastAPI would validate the model again.
-    return Response(
-        order_out(order, body.symbol).model_dump_json(),
-        status_code=status_code,
-        headers=headers,
-        media_type="application/json",
-    )
+    return _json(order_out(order, body.symbol), status_code, headers)
+
+
+def _json(
+    order: OrderOut, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """The order's body, serialized once: FastAPI would validate the model again."""
+    return Response(order.model_dump_json(), status_code, headers, media_type="application/json")
 
 
 @router.get(
@@ -148,20 +153,21 @@ async def get_order(
     return order_out(order, await symbol_of(runtime, order.instrument_id))
 
 
-@router.post(
+@post_direct(
+    router,
     "/{order_id}/cancel",
     response_model=OrderOut,
     responses=error_responses(401, 404, 409, 422, 429),
     summary="Cancel an order",
 )
-async def cancel_order(order_id: RowId, caller: UnreadCallerDep) -> OrderOut:
+async def cancel_order(order_id: RowId, caller: UnreadCallerDep) -> Response:
     """Cancel an open order and release its reservation; a closed order is a 409."""
     # Who the caller is gets checked in the cancel's own transaction (one round trip).
     runtime = caller.runtime
     order = await cancels.cancel_order_for_user(runtime.database.sessions, caller.user_id, order_id)
     symbol = await symbol_of(runtime, order.instrument_id)
     await _invalidate_book(runtime, symbol)
-    return order_out(order, symbol)
+    return _json(order_out(order, symbol))
 
 
 @router.delete(
