@@ -62,7 +62,7 @@ END $$
 
 # The caller's account: given a user id, only if that user is active (SQLSTATE 28000
 # otherwise). cancel_order (0004) starts the same way; the functions' texts hold it as
-# the line CALLER.
+# the line CALLER_MARK.
 CALLER_ACCOUNT = """\
   IF p_user_id IS NOT NULL THEN
     SELECT a.id INTO p_account_id FROM users u JOIN accounts a ON a.user_id = u.id
@@ -72,7 +72,7 @@ CALLER_ACCOUNT = """\
     END IF;
   END IF;
 """
-CALLER = "  -- CALLER_ACCOUNT\n"
+CALLER_MARK = "  -- CALLER_ACCOUNT\n"
 
 PLACE_ORDER_TEXT = """
 CREATE FUNCTION place_order(
@@ -347,7 +347,7 @@ BEGIN
 END $$
 """
 
-PLACE_ORDER = PLACE_ORDER_TEXT.replace(CALLER, CALLER_ACCOUNT)
+PLACE_ORDER = PLACE_ORDER_TEXT.replace(CALLER_MARK, CALLER_ACCOUNT)
 FUNCTIONS = (ROUND_HALF_EVEN, NOTIONAL, PLACE_ORDER)
 DROPS = (
     "DROP FUNCTION IF EXISTS place_order(bigint, bigint, varchar, varchar, varchar, varchar,"

@@ -84,7 +84,7 @@ DROP = "DROP FUNCTION IF EXISTS cancel_order(bigint, bigint, bigint, timestamptz
 def cancel_order_function() -> str:
     """The SQL that creates ``cancel_order``."""
     first = revision_module("0003")
-    return str(CANCEL_ORDER.replace(first.CALLER, first.CALLER_ACCOUNT))
+    return str(CANCEL_ORDER.replace(first.CALLER_MARK, first.CALLER_ACCOUNT))
 
 
 def upgrade() -> None:
