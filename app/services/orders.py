@@ -26,9 +26,9 @@ side by side. Cancelling lives in :mod:`app.services.cancels`.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps's, in C
 
 import asyncpg
 from sqlalchemy.exc import IntegrityError
@@ -71,16 +71,19 @@ class OrderRequest:
     client_order_id: str | None = None
 
     def fingerprint(self) -> str:
-        """A stable hash of every field except ``client_order_id``."""
-        payload = {
-            "symbol": self.symbol,
-            "side": self.side.value,
-            "type": self.order_type.value,
-            "qty": str(self.qty.normalize()),
-            "limit_price": None if self.limit_price is None else str(self.limit_price.normalize()),
-            "tif": self.time_in_force.value,
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        """A stable hash of every field except ``client_order_id``: SHA-256 of the text
+        ``json.dumps(fields, sort_keys=True)`` gives, written out without building an
+        encoder (that was 3% of an order's instructions). Stored orders keep their
+        hashes: ``tests/unit/test_fingerprint.py`` holds the two texts equal."""
+        price = self.limit_price
+        limit = "null" if price is None else _json_string(str(price.normalize()))
+        text = (
+            f'{{"limit_price": {limit}, "qty": {_json_string(str(self.qty.normalize()))}, '
+            f'"side": {_json_string(self.side.value)}, "symbol": {_json_string(self.symbol)}, '
+            f'"tif": {_json_string(self.time_in_force.value)}, '
+            f'"type": {_json_string(self.order_type.value)}}}'
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(slots=True)
