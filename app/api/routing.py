@@ -2,8 +2,8 @@
 solver.
 
 FastAPI's request handler walks each endpoint's dependency tree on every request.
-For the order routes that walk was about a sixth of an order's instructions in the
-worker (docs/order-path.md, section 13). A route of this class keeps everything
+Under load that walk was about a sixth of an order request's time in the worker
+(docs/order-path.md, section 13). A route of this class keeps everything
 FastAPI builds from the endpoint's signature: the OpenAPI operation and the body and
 path parameter fields. Only the handler changes. It resolves the parameters the way
 FastAPI would, in the same order and with the same error messages:

@@ -96,8 +96,7 @@ async def place_order(body: OrderIn, caller: UnreadCallerDep) -> Response:
             metrics.FILLS.labels(body.symbol).inc(result.fill_count)
         if result.fill_count or order.status.is_open:  # else the book is as it was
             await _invalidate_book(runtime, body.symbol)
-    # The order is of the symbol asked for (a replay's payload is the same, or it is a
-    # 409), and the body is built here, once: FastAPI would validate the model again.
+    # The order is of the symbol asked for (a replay's payload is the same, or it is a 409).
     return _json(order_out(order, body.symbol), status_code, headers)
 
 
